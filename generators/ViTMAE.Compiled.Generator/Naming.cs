@@ -1,0 +1,82 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Text;
+using Microsoft.CodeAnalysis.CSharp;
+using ViTMAE.Compiled.Configuration;
+using ViTMAE.Compiled.Generator.Model;
+
+namespace ViTMAE.Compiled.Generator
+{
+    /// <summary>Class and namespace of a generated model: from item metadata, else from the file name and RootNamespace.</summary>
+    internal static class Naming
+    {
+        internal const string FallbackNamespace = "ViTMAE.Compiled.Generated";
+
+        public static ModelTarget Resolve(ViTMAEGenerator.ConfigFile file, List<DiagnosticInfo> diagnostics)
+        {
+            string className = file.ClassName ?? DefaultClassName(file.Path);
+            if (!IsIdentifier(className))
+            {
+                diagnostics.Add(DiagnosticInfo.AtStart(ConfigDiagnosticIds.InvalidMetadata, file.Path,
+                    "ViTMAEClass '" + className + "' is not a valid C# class name"));
+                className = DefaultClassName(file.Path);
+            }
+
+            string ns = file.Namespace ?? (file.RootNamespace.Length > 0 ? file.RootNamespace : FallbackNamespace);
+            if (!ns.Split('.').All(IsIdentifier))
+            {
+                diagnostics.Add(DiagnosticInfo.AtStart(ConfigDiagnosticIds.InvalidMetadata, file.Path,
+                    "ViTMAENamespace '" + ns + "' is not a valid C# namespace"));
+                ns = FallbackNamespace;
+            }
+
+            return new ModelTarget(file.Path, ns, className);
+        }
+
+        /// <summary>
+        /// "vit-mae-base.json" → "VitMaeBase". A file named "config.json" takes its folder's name
+        /// (".../vit-mae-base/config.json" → "VitMaeBase"), as Hugging Face keeps one config per model folder.
+        /// </summary>
+        public static string DefaultClassName(string path)
+        {
+            string[] parts = path.Replace('\\', '/').Split('/').Where(p => p.Length > 0).ToArray();
+            string stem = StripExtension(parts.Length > 0 ? parts[parts.Length - 1] : "model");
+            if (string.Equals(stem, "config", StringComparison.OrdinalIgnoreCase) && parts.Length > 1)
+            {
+                stem = parts[parts.Length - 2];
+            }
+
+            var sb = new StringBuilder();
+            bool upper = true;
+            foreach (char c in stem)
+            {
+                if (char.IsLetterOrDigit(c) && c < 128)
+                {
+                    sb.Append(upper ? char.ToUpperInvariant(c) : c);
+                    upper = false;
+                }
+                else
+                {
+                    upper = true;
+                }
+            }
+
+            if (sb.Length == 0 || char.IsDigit(sb[0]))
+            {
+                sb.Insert(0, "Model");
+            }
+
+            return sb.ToString();
+        }
+
+        private static string StripExtension(string name)
+        {
+            int dot = name.LastIndexOf('.');
+            return dot > 0 ? name.Substring(0, dot) : name;
+        }
+
+        private static bool IsIdentifier(string name) =>
+            SyntaxFacts.IsValidIdentifier(name) && SyntaxFacts.GetKeywordKind(name) == Microsoft.CodeAnalysis.CSharp.SyntaxKind.None;
+    }
+}

@@ -1,0 +1,169 @@
+using System;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Diagnostics;
+using Microsoft.CodeAnalysis.Text;
+using ViTMAE.Compiled.Configuration;
+using ViTMAE.Compiled.Generator.Model;
+
+namespace ViTMAE.Compiled.Generator
+{
+    /// <summary>
+    /// Compiles each Hugging Face ViTMAE <c>config.json</c> that the project marks as an <c>AdditionalFiles</c> item
+    /// (metadata <c>ViTMAEClass</c> or <c>ViTMAEConfig="true"</c>) into one shape-specialised class.
+    /// The pipeline only moves equatable data between stages, so unrelated edits leave every step cached.
+    /// </summary>
+    [Generator(LanguageNames.CSharp)]
+    public sealed class ViTMAEGenerator : IIncrementalGenerator
+    {
+        /// <summary>Tracking names of the pipeline steps (asserted by the incremental-caching tests).</summary>
+        internal static class Steps
+        {
+            public const string Targets = nameof(Targets);
+            public const string Parsed = nameof(Parsed);
+            public const string ClassNames = nameof(ClassNames);
+            public const string Checked = nameof(Checked);
+            public const string Source = nameof(Source);
+        }
+
+        /// <inheritdoc/>
+        public void Initialize(IncrementalGeneratorInitializationContext context)
+        {
+            // 1. Which additional files are ViTMAE configs, and what class each becomes (metadata only, no text yet).
+            IncrementalValueProvider<string> rootNamespace = context.AnalyzerConfigOptionsProvider
+                .Select(static (options, _) => options.GlobalOptions.TryGetValue("build_property.RootNamespace", out string? ns) ? ns.Trim() : "");
+
+            IncrementalValuesProvider<ConfigFile> files = context.AdditionalTextsProvider
+                .Combine(context.AnalyzerConfigOptionsProvider)
+                .Select(static (pair, _) => ConfigFile.FromMetadata(pair.Left, pair.Right.GetOptions(pair.Left)))
+                .Where(static file => file is not null)
+                .Select(static (file, _) => file!)
+                .Combine(rootNamespace)
+                .Select(static (pair, ct) => pair.Left.WithRootNamespace(pair.Right))
+                .WithTrackingName(Steps.Targets);
+
+            // 2. Parse and plan each config (text → spec → plan), collecting diagnostics with JSON positions.
+            IncrementalValuesProvider<ParsedModel> parsed = files
+                .Select(static (file, ct) => ParsedModel.Create(file, ct))
+                .WithTrackingName(Steps.Parsed);
+
+            // 3. Class names that more than one config claims (the only cross-file rule). The first config by path
+            //    keeps the name; every later one gets an error and no code.
+            IncrementalValueProvider<EquatableArray<ClassClaim>> duplicates = parsed
+                .Select(static (model, _) => new ClassClaim(model.Target.FullName, model.Target.Path))
+                .Collect()
+                .Select(static (claims, _) => new EquatableArray<ClassClaim>(claims
+                    .GroupBy(c => c.FullName, StringComparer.Ordinal)
+                    .Where(g => g.Count() > 1)
+                    .Select(g => g.OrderBy(c => c.Path, StringComparer.Ordinal).First())
+                    .OrderBy(c => c.FullName, StringComparer.Ordinal)))
+                .WithTrackingName(Steps.ClassNames);
+
+            IncrementalValuesProvider<ParsedModel> checkedModels = parsed
+                .Combine(duplicates)
+                .Select(static (pair, _) => pair.Left.CheckDuplicate(pair.Right))
+                .WithTrackingName(Steps.Checked);
+
+            // 4. Diagnostics and source are separate outputs: a diagnostic never forces code to be re-emitted.
+            context.RegisterSourceOutput(checkedModels.Select(static (m, _) => m.Diagnostics), static (spc, diagnostics) =>
+            {
+                foreach (DiagnosticInfo d in diagnostics)
+                {
+                    spc.ReportDiagnostic(d.ToDiagnostic());
+                }
+            });
+
+            IncrementalValuesProvider<GeneratedSource> sources = checkedModels
+                .Where(static m => m.Plan is not null && !m.IsDuplicate)
+                .Select(static (m, _) => new GeneratedSource(m.Target.FullName + ".g.cs", ViTMAEEmitter.Emit(m.Target, m.Plan!)))
+                .WithTrackingName(Steps.Source);
+
+            context.RegisterSourceOutput(sources, static (spc, source) => spc.AddSource(source.HintName, source.Text));
+        }
+
+        /// <summary>An additional file marked as a ViTMAE config, with its text and target class.</summary>
+        internal sealed record ConfigFile(string Path, string Text, string? ClassName, string? Namespace, string RootNamespace, bool TextReadFailed)
+        {
+            internal const string ClassMetadata = "build_metadata.AdditionalFiles.ViTMAEClass";
+            internal const string NamespaceMetadata = "build_metadata.AdditionalFiles.ViTMAENamespace";
+            internal const string MarkerMetadata = "build_metadata.AdditionalFiles.ViTMAEConfig";
+
+            public static ConfigFile? FromMetadata(AdditionalText file, AnalyzerConfigOptions options)
+            {
+                options.TryGetValue(ClassMetadata, out string? className);
+                options.TryGetValue(NamespaceMetadata, out string? ns);
+                options.TryGetValue(MarkerMetadata, out string? marker);
+                bool marked = !string.IsNullOrWhiteSpace(className) || string.Equals(marker?.Trim(), "true", StringComparison.OrdinalIgnoreCase);
+                if (!marked)
+                {
+                    return null;
+                }
+
+                SourceText? text = file.GetText();
+                return new ConfigFile(
+                    file.Path,
+                    text?.ToString() ?? "",
+                    string.IsNullOrWhiteSpace(className) ? null : className!.Trim(),
+                    string.IsNullOrWhiteSpace(ns) ? null : ns!.Trim(),
+                    "",
+                    text is null);
+            }
+
+            public ConfigFile WithRootNamespace(string rootNamespace) => this with { RootNamespace = rootNamespace };
+        }
+
+        /// <summary>Result of parsing and planning one config: the target, the plan (null on error) and diagnostics.</summary>
+        internal sealed record ParsedModel(ModelTarget Target, ViTMAEPlan? Plan, EquatableArray<DiagnosticInfo> Diagnostics, bool IsDuplicate)
+        {
+            public static ParsedModel Create(ConfigFile file, CancellationToken cancellationToken)
+            {
+                var diagnostics = new List<DiagnosticInfo>();
+                ModelTarget target = Naming.Resolve(file, diagnostics);
+                if (file.TextReadFailed)
+                {
+                    diagnostics.Add(DiagnosticInfo.AtStart(ConfigDiagnosticIds.InvalidJson, file.Path, "the file could not be read"));
+                    return new ParsedModel(target, null, new EquatableArray<DiagnosticInfo>(diagnostics), false);
+                }
+
+                var configDiagnostics = new List<ConfigDiagnostic>();
+                ViTMAESpec? spec = ViTMAEConfigParser.Parse(file.Text, configDiagnostics);
+                cancellationToken.ThrowIfCancellationRequested();
+                diagnostics.AddRange(configDiagnostics.Select(d => DiagnosticInfo.FromConfig(file.Path, d)));
+                ViTMAEPlan? plan = spec is not null && diagnostics.Count == 0 ? ViTMAEPlanner.Plan(spec) : null;
+                return new ParsedModel(target, plan, new EquatableArray<DiagnosticInfo>(diagnostics), false);
+            }
+
+            /// <summary>Marks this model as a duplicate when another config (earlier by path) owns its class name.</summary>
+            public ParsedModel CheckDuplicate(EquatableArray<ClassClaim> owners)
+            {
+                foreach (ClassClaim owner in owners)
+                {
+                    if (owner.FullName == Target.FullName && owner.Path != Target.Path)
+                    {
+                        return this with
+                        {
+                            IsDuplicate = true,
+                            Diagnostics = new EquatableArray<DiagnosticInfo>(Diagnostics.Concat(new[]
+                            {
+                                DiagnosticInfo.AtStart(ConfigDiagnosticIds.DuplicateClassName, Target.Path,
+                                    "class '" + Target.FullName + "' is already generated from '" + owner.Path +
+                                    "'; give each config its own ViTMAEClass metadata"),
+                            })),
+                        };
+                    }
+                }
+
+                return this;
+            }
+        }
+
+        /// <summary>A config's claim on a generated class name.</summary>
+        internal sealed record ClassClaim(string FullName, string Path);
+
+        /// <summary>Hint name and text of one generated file.</summary>
+        internal sealed record GeneratedSource(string HintName, string Text);
+    }
+}

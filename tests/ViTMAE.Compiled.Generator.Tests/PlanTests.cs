@@ -1,0 +1,72 @@
+extern alias Gen;
+
+using System.Linq;
+using Gen::ViTMAE.Compiled.Generator;
+using Gen::ViTMAE.Compiled.Generator.Model;
+using GenSpec = Gen::ViTMAE.Compiled.Configuration.ViTMAESpec;
+
+namespace ViTMAE.Compiled.Generator.Tests;
+
+/// <summary>The planner is pure data: check token counts, FLOPs and the buffer table without Roslyn.</summary>
+public class PlanTests
+{
+    [Fact]
+    public void Vit_mae_base_token_counts_and_flops()
+    {
+        ViTMAEPlan plan = ViTMAEPlanner.Plan(new GenSpec());
+        Assert.Equal((196, 49, 50, 197, 768), (plan.NumPatches, plan.LenKeep, plan.EncoderTokens, plan.DecoderTokens, plan.PatchDim));
+
+        // ViTMAEModel masked ≈ 8.8 GFLOP, ViTMAEForPreTraining ≈ 19.6 GFLOP (../shared/DESIGN.md §3), computed by hand here:
+        long perLayer = 2L * 50 * 768 * (3 * 768 + 768 + 3072 + 3072) + 2L * 2 * 50 * 50 * 768;
+        long encoder = 2L * 196 * 768 * 768 + 12 * perLayer;
+        Assert.Equal(encoder, plan.ModelFlops);
+        long decoderLayer = 2L * 197 * 512 * (3 * 512 + 512 + 2048 + 2048) + 2L * 2 * 197 * 197 * 512;
+        long decoder = 2L * 50 * 512 * 768 + 8 * decoderLayer + 2L * 196 * 768 * 512;
+        Assert.Equal(encoder + decoder, plan.PreTrainingFlops);
+        Assert.InRange(plan.ModelFlops / 1e9, 8.7, 8.9);
+        Assert.InRange(plan.PreTrainingFlops / 1e9, 19.3, 19.9);
+    }
+
+    [Fact]
+    public void Buffers_alive_at_the_same_step_never_overlap_in_memory()
+    {
+        foreach (GenSpec spec in new[] { new GenSpec(), new GenSpec { HiddenSize = 96, NumAttentionHeads = 6, IntermediateSize = 200, ImageHeight = 48, ImageWidth = 48, MaskRatio = 0.6 } })
+        {
+            ViTMAEPlan plan = ViTMAEPlanner.Plan(spec);
+            BufferSlot[] slots = plan.Buffers.ToArray();
+            for (int i = 0; i < slots.Length; i++)
+            {
+                Assert.Equal(0, slots[i].OffsetPerImage % ViTMAEPlanner.AlignmentFloats);
+                Assert.True(slots[i].OffsetPerImage + slots[i].FloatsPerImage <= plan.ArenaFloatsPerImage);
+                for (int j = i + 1; j < slots.Length; j++)
+                {
+                    if (!slots[i].Overlaps(slots[j]))
+                    {
+                        continue;
+                    }
+
+                    bool disjoint = slots[i].OffsetPerImage + slots[i].FloatsPerImage <= slots[j].OffsetPerImage ||
+                                    slots[j].OffsetPerImage + slots[j].FloatsPerImage <= slots[i].OffsetPerImage;
+                    Assert.True(disjoint, $"{slots[i].Name} and {slots[j].Name} are alive together but share memory");
+                }
+            }
+
+            // Reuse pays: the arena is smaller than the sum of all buffers.
+            Assert.True(plan.ArenaFloatsPerImage < slots.Sum(s => s.FloatsPerImage));
+        }
+    }
+
+    [Fact]
+    public void Placement_reuses_memory_of_dead_buffers()
+    {
+        var placed = ViTMAEPlanner.Place(new[]
+        {
+            new BufferSlot("a", "[16]", 16, 0, 1, 0),
+            new BufferSlot("b", "[16]", 16, 2, 3, 0),
+            new BufferSlot("c", "[32]", 32, 1, 2, 0),
+        });
+        Assert.Equal(0, placed[2].OffsetPerImage);   // largest first
+        Assert.Equal(32, placed[0].OffsetPerImage);  // alive with c
+        Assert.Equal(32, placed[1].OffsetPerImage);  // alive with c, not with a: takes a's place
+    }
+}
