@@ -70,6 +70,54 @@ namespace ViTMAE.Compiled.Generator
             return sb.ToString();
         }
 
+        /// <summary>
+        /// <c>ViTMAEResolutions="320x320;480x640"</c>: extra input sizes (height x width, pixels) that get their own
+        /// specialised path with interpolated position tables (<c>interpolate_pos_encoding</c>). Each must be
+        /// divisible by the patch size and keep at least one patch after masking.
+        /// </summary>
+        public static List<(int Height, int Width)> ParseResolutions(ViTMAEGenerator.ConfigFile file, ViTMAESpec spec, List<DiagnosticInfo> diagnostics)
+        {
+            var result = new List<(int Height, int Width)>();
+            if (file.Resolutions is null)
+            {
+                return result;
+            }
+
+            foreach (string raw in file.Resolutions.Split(new[] { ';', ',' }, StringSplitOptions.RemoveEmptyEntries))
+            {
+                string item = raw.Trim();
+                string[] parts = item.Split('x', 'X');
+                if (parts.Length != 2 ||
+                    !int.TryParse(parts[0].Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int h) ||
+                    !int.TryParse(parts[1].Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int w) ||
+                    h <= 0 || w <= 0)
+                {
+                    diagnostics.Add(DiagnosticInfo.AtStart(ConfigDiagnosticIds.InvalidMetadata, file.Path,
+                        "ViTMAEResolutions entry '" + item + "' is not HEIGHTxWIDTH in pixels (e.g. \"320x320;480x640\")"));
+                    continue;
+                }
+
+                if (h % spec.PatchSize != 0 || w % spec.PatchSize != 0)
+                {
+                    diagnostics.Add(DiagnosticInfo.AtStart(ConfigDiagnosticIds.InvalidMetadata, file.Path,
+                        "ViTMAEResolutions entry '" + item + "' is not divisible by patch_size " + spec.PatchSize.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+                    continue;
+                }
+
+                int patches = (h / spec.PatchSize) * (w / spec.PatchSize);
+                if (ViTMAESpec.KeptPatches(patches, spec.MaskRatio) < 1)
+                {
+                    diagnostics.Add(DiagnosticInfo.AtStart(ConfigDiagnosticIds.InvalidMetadata, file.Path,
+                        "ViTMAEResolutions entry '" + item + "' has " + patches.ToString(System.Globalization.CultureInfo.InvariantCulture) + " patches, of which mask_ratio keeps none"));
+                    continue;
+                }
+
+                result.Add((h, w));
+            }
+
+            return result;
+        }
+
         private static string StripExtension(string name)
         {
             int dot = name.LastIndexOf('.');

@@ -12,7 +12,7 @@ namespace ViTMAE.Compiled.Generator
     /// Plan → C# text. Everything numeric is written with the invariant culture, names are deterministic, and the
     /// output depends only on the plan and the target, so the same config always yields byte-identical source.
     /// </summary>
-    internal static class ViTMAEEmitter
+    internal static partial class ViTMAEEmitter
     {
         internal const string GeneratorName = "ViTMAE.Compiled.Generator";
         internal const string GeneratorVersion = "0.1.0";
@@ -34,12 +34,13 @@ namespace ViTMAE.Compiled.Generator
 
             EmitClassDocs(w, target, plan);
             w.Line("[global::System.CodeDom.Compiler.GeneratedCode(\"" + GeneratorName + "\", \"" + GeneratorVersion + "\")]");
-            w.Open("public sealed partial class " + target.ClassName);
+            w.Open("public sealed partial class " + target.ClassName + " : global::ViTMAE.Compiled.Modeling.IViTMAEModel");
             EmitConfigConstants(w, s);
             w.Line();
             EmitPlanConstants(w, plan);
             w.Line();
             EmitWeightLayout(w, s);
+            EmitModel(w, target, plan);
             w.Close();
             if (target.Namespace.Length > 0)
             {
@@ -68,25 +69,32 @@ namespace ViTMAE.Compiled.Generator
         internal static List<string> PlanSummaryLines(ViTMAEPlan plan)
         {
             ViTMAESpec s = plan.Spec;
+            ResolutionPlan r = plan.Default;
             var lines = new List<string>
             {
-                "Tokens: " + I(s.ImageHeight) + "x" + I(s.ImageWidth) + " px, " + I(s.NumChannels) + " channels, patch " + I(s.PatchSize) +
-                " -> L = " + I(plan.NumPatches) + " patches of " + I(plan.PatchDim) + " values; mask_ratio " + D(s.MaskRatio) +
-                " keeps len_keep = int(" + I(plan.NumPatches) + " * (1 - " + D(s.MaskRatio) + ")) = " + I(plan.LenKeep) +
-                "; encoder sequence T = " + I(plan.EncoderTokens) + " (CLS + kept), decoder sequence " + I(plan.DecoderTokens) + " (CLS + all patches).",
+                "Tokens: " + I(r.Height) + "x" + I(r.Width) + " px, " + I(s.NumChannels) + " channels, patch " + I(s.PatchSize) +
+                " -> L = " + I(r.NumPatches) + " patches of " + I(s.PatchDim) + " values; mask_ratio " + D(s.MaskRatio) +
+                " keeps len_keep = int(" + I(r.NumPatches) + " * (1 - " + D(s.MaskRatio) + ")) = " + I(r.LenKeep) +
+                "; encoder sequence T = " + I(r.EncoderTokens) + " (CLS + kept), decoder sequence " + I(r.DecoderTokens) + " (CLS + all patches).",
                 "GEMMs per image (M x N x K x repeat, epilogue):",
             };
-            foreach (GemmShape g in plan.Gemms)
+            foreach (GemmShape g in r.Gemms)
             {
                 lines.Add("  " + g.Name + ": " + I(g.M) + " x " + I(g.N) + " x " + I(g.K) + " x " + I(g.Repeat) + ", " + g.Fusion + " (" + Flop(g.Flops) + ")");
             }
 
-            lines.Add("FLOPs per image: ViTMAEModel " + Flop(plan.ModelFlops) + ", ViTMAEForPreTraining " + Flop(plan.PreTrainingFlops) + ".");
-            lines.Add("Arena: " + I(plan.ArenaFloatsPerImage) + " floats (" + Kib(plan.ArenaBytesPerImage) + " KiB) per image; attention scratch " +
-                      I(plan.AttentionScratchFloats) + " floats per worker. Buffers (per image: shape @ offset, live steps):");
-            foreach (BufferSlot b in plan.Buffers)
+            lines.Add("FLOPs per image: ViTMAEModel " + Flop(r.ModelFlops) + ", ViTMAEForPreTraining " + Flop(r.PreTrainingFlops) + ".");
+            lines.Add("Arena: " + I(r.ArenaFloatsPerImage) + " floats (" + Kib(r.ArenaFloatsPerImage * 4L) + " KiB) per image. Buffers (per image: shape @ offset, live steps):");
+            foreach (BufferSlot b in r.Buffers)
             {
                 lines.Add("  " + b.Name + " " + b.Shape + " @ " + I(b.OffsetPerImage) + ", steps " + I(b.FirstStep) + "-" + I(b.LastStep));
+            }
+
+            foreach (ResolutionPlan extra in plan.Resolutions.Skip(1))
+            {
+                lines.Add("Extra resolution " + extra.Name + " (interpolated position tables): L = " + I(extra.NumPatches) + " (" + I(extra.GridHeight) + "x" + I(extra.GridWidth) +
+                          " grid), len_keep = " + I(extra.LenKeep) + ", T = " + I(extra.EncoderTokens) + ", decoder " + I(extra.DecoderTokens) +
+                          "; ViTMAEModel " + Flop(extra.ModelFlops) + ", ViTMAEForPreTraining " + Flop(extra.PreTrainingFlops) + "; arena " + I(extra.ArenaFloatsPerImage) + " floats per image.");
             }
 
             return lines;
@@ -120,16 +128,17 @@ namespace ViTMAE.Compiled.Generator
         private static void EmitPlanConstants(CodeWriter w, ViTMAEPlan plan)
         {
             w.Line("// ---- Plan: shapes fixed at build time. ----");
-            Const(w, "int", "NumPatches", I(plan.NumPatches), "L: patches per image.");
-            Const(w, "int", "LenKeep", I(plan.LenKeep), "Patches kept by random masking: <c>int(L * (1 - mask_ratio))</c>.");
-            Const(w, "int", "EncoderTokens", I(plan.EncoderTokens), "Encoder sequence length: CLS + kept patches.");
-            Const(w, "int", "DecoderTokens", I(plan.DecoderTokens), "Decoder sequence length: CLS + every patch.");
-            Const(w, "int", "PatchDim", I(plan.PatchDim), "Values per patch (<c>patch_size² · num_channels</c>), the width of <c>logits</c>.");
+            ResolutionPlan r = plan.Default;
+            Const(w, "int", "NumPatches", I(r.NumPatches), "L: patches per image at the config's resolution.");
+            Const(w, "int", "LenKeep", I(r.LenKeep), "Patches kept by random masking: <c>int(L * (1 - mask_ratio))</c>.");
+            Const(w, "int", "EncoderTokens", I(r.EncoderTokens), "Encoder sequence length: CLS + kept patches.");
+            Const(w, "int", "DecoderTokens", I(r.DecoderTokens), "Decoder sequence length: CLS + every patch.");
+            Const(w, "int", "PatchDim", I(plan.Spec.PatchDim), "Values per patch (<c>patch_size² · num_channels</c>), the width of <c>logits</c>.");
             Const(w, "int", "HeadDim", I(plan.Spec.HeadDim), "Encoder attention head width.");
             Const(w, "int", "DecoderHeadDim", I(plan.Spec.DecoderHeadDim), "Decoder attention head width.");
-            Const(w, "long", "ModelFlopsPerImage", L(plan.ModelFlops), "FLOPs of ViTMAEModel (embeddings + encoder) for one image.");
-            Const(w, "long", "PreTrainingFlopsPerImage", L(plan.PreTrainingFlops), "FLOPs of ViTMAEForPreTraining (encoder + decoder) for one image.");
-            Const(w, "int", "ArenaFloatsPerImage", I(plan.ArenaFloatsPerImage), "Floats of activation memory per image in a session's arena.");
+            Const(w, "long", "ModelFlopsPerImage", L(r.ModelFlops), "FLOPs of ViTMAEModel (embeddings + encoder) for one image.");
+            Const(w, "long", "PreTrainingFlopsPerImage", L(r.PreTrainingFlops), "FLOPs of ViTMAEForPreTraining (encoder + decoder) for one image.");
+            Const(w, "int", "ArenaFloatsPerImage", I(plan.ArenaFloatsPerImage), "Floats of activation memory per image in a session's arena (enough for every compiled resolution).");
             w.Line();
             w.Line("/// <summary>The build-time plan in words: tokens, GEMMs, FLOPs and the buffer table.</summary>");
             w.Line("public const string PlanSummary =");

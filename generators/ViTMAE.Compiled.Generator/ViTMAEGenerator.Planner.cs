@@ -16,10 +16,27 @@ namespace ViTMAE.Compiled.Generator
         /// <summary>Buffers start on 64-byte boundaries (16 floats), for any batch size.</summary>
         internal const int AlignmentFloats = 16;
 
-        public static ViTMAEPlan Plan(ViTMAESpec spec)
+        /// <summary>Plans the config's resolution and then each extra (height, width), skipping duplicates.</summary>
+        public static ViTMAEPlan Plan(ViTMAESpec spec, IEnumerable<(int Height, int Width)>? extraResolutions = null)
         {
-            int l = spec.NumPatches;
-            int keep = spec.LenKeep;
+            var sizes = new List<(int Height, int Width)> { (spec.ImageHeight, spec.ImageWidth) };
+            foreach ((int h, int w) in extraResolutions ?? Array.Empty<(int, int)>())
+            {
+                if (!sizes.Contains((h, w)))
+                {
+                    sizes.Add((h, w));
+                }
+            }
+
+            return new ViTMAEPlan(spec, new EquatableArray<ResolutionPlan>(sizes.Select(s => PlanResolution(spec, s.Height, s.Width))));
+        }
+
+        /// <summary>The plan of one input resolution (which must be divisible by the patch size).</summary>
+        public static ResolutionPlan PlanResolution(ViTMAESpec spec, int height, int width)
+        {
+            int gh = height / spec.PatchSize, gw = width / spec.PatchSize;
+            int l = gh * gw;
+            int keep = ViTMAESpec.KeptPatches(l, spec.MaskRatio);
             int t = 1 + keep;
             int td = 1 + l;
             int p = spec.PatchDim;
@@ -75,12 +92,7 @@ namespace ViTMAE.Compiled.Generator
 
             List<BufferSlot> placed = Place(slots);
             int arena = placed.Count == 0 ? 0 : placed.Max(s => s.OffsetPerImage + RoundUp(s.FloatsPerImage));
-            return new ViTMAEPlan(
-                spec, l, keep, t, td, p,
-                new EquatableArray<GemmShape>(gemms),
-                new EquatableArray<BufferSlot>(placed),
-                arena,
-                Math.Max(t, td));
+            return new ResolutionPlan(height, width, gh, gw, keep, new EquatableArray<GemmShape>(gemms), new EquatableArray<BufferSlot>(placed), arena);
         }
 
         /// <summary>

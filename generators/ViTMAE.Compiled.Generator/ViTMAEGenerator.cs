@@ -85,8 +85,9 @@ namespace ViTMAE.Compiled.Generator
         }
 
         /// <summary>An additional file marked as a ViTMAE config, with its text and target class.</summary>
-        internal sealed record ConfigFile(string Path, string Text, string? ClassName, string? Namespace, string RootNamespace, bool TextReadFailed)
+        internal sealed record ConfigFile(string Path, string Text, string? ClassName, string? Namespace, string? Resolutions, string RootNamespace, bool TextReadFailed)
         {
+            internal const string ResolutionsMetadata = "build_metadata.AdditionalFiles.ViTMAEResolutions";
             internal const string ClassMetadata = "build_metadata.AdditionalFiles.ViTMAEClass";
             internal const string NamespaceMetadata = "build_metadata.AdditionalFiles.ViTMAENamespace";
             internal const string MarkerMetadata = "build_metadata.AdditionalFiles.ViTMAEConfig";
@@ -96,6 +97,7 @@ namespace ViTMAE.Compiled.Generator
                 options.TryGetValue(ClassMetadata, out string? className);
                 options.TryGetValue(NamespaceMetadata, out string? ns);
                 options.TryGetValue(MarkerMetadata, out string? marker);
+                options.TryGetValue(ResolutionsMetadata, out string? resolutions);
                 bool marked = !string.IsNullOrWhiteSpace(className) || string.Equals(marker?.Trim(), "true", StringComparison.OrdinalIgnoreCase);
                 if (!marked)
                 {
@@ -108,6 +110,7 @@ namespace ViTMAE.Compiled.Generator
                     text?.ToString() ?? "",
                     string.IsNullOrWhiteSpace(className) ? null : className!.Trim(),
                     string.IsNullOrWhiteSpace(ns) ? null : ns!.Trim(),
+                    string.IsNullOrWhiteSpace(resolutions) ? null : resolutions!.Trim(),
                     "",
                     text is null);
             }
@@ -132,7 +135,8 @@ namespace ViTMAE.Compiled.Generator
                 ViTMAESpec? spec = ViTMAEConfigParser.Parse(file.Text, configDiagnostics);
                 cancellationToken.ThrowIfCancellationRequested();
                 diagnostics.AddRange(configDiagnostics.Select(d => DiagnosticInfo.FromConfig(file.Path, d)));
-                ViTMAEPlan? plan = spec is not null && diagnostics.Count == 0 ? ViTMAEPlanner.Plan(spec) : null;
+                List<(int Height, int Width)> extra = spec is null ? new List<(int, int)>() : Naming.ParseResolutions(file, spec, diagnostics);
+                ViTMAEPlan? plan = spec is not null && diagnostics.Count == 0 ? ViTMAEPlanner.Plan(spec, extra) : null;
                 return new ParsedModel(target, plan, new EquatableArray<DiagnosticInfo>(diagnostics), false);
             }
 

@@ -13,8 +13,8 @@ public class PlanTests
     [Fact]
     public void Vit_mae_base_token_counts_and_flops()
     {
-        ViTMAEPlan plan = ViTMAEPlanner.Plan(new GenSpec());
-        Assert.Equal((196, 49, 50, 197, 768), (plan.NumPatches, plan.LenKeep, plan.EncoderTokens, plan.DecoderTokens, plan.PatchDim));
+        ResolutionPlan plan = ViTMAEPlanner.Plan(new GenSpec()).Default;
+        Assert.Equal((196, 49, 50, 197), (plan.NumPatches, plan.LenKeep, plan.EncoderTokens, plan.DecoderTokens));
 
         // ViTMAEModel masked ≈ 8.8 GFLOP, ViTMAEForPreTraining ≈ 19.6 GFLOP (../shared/DESIGN.md §3), computed by hand here:
         long perLayer = 2L * 50 * 768 * (3 * 768 + 768 + 3072 + 3072) + 2L * 2 * 50 * 50 * 768;
@@ -32,7 +32,7 @@ public class PlanTests
     {
         foreach (GenSpec spec in new[] { new GenSpec(), new GenSpec { HiddenSize = 96, NumAttentionHeads = 6, IntermediateSize = 200, ImageHeight = 48, ImageWidth = 48, MaskRatio = 0.6 } })
         {
-            ViTMAEPlan plan = ViTMAEPlanner.Plan(spec);
+            ResolutionPlan plan = ViTMAEPlanner.Plan(spec).Default;
             BufferSlot[] slots = plan.Buffers.ToArray();
             for (int i = 0; i < slots.Length; i++)
             {
@@ -54,6 +54,19 @@ public class PlanTests
             // Reuse pays: the arena is smaller than the sum of all buffers.
             Assert.True(plan.ArenaFloatsPerImage < slots.Sum(s => s.FloatsPerImage));
         }
+    }
+
+    [Fact]
+    public void Extra_resolutions_get_their_own_plan_and_the_arena_fits_the_largest()
+    {
+        var spec = new GenSpec { HiddenSize = 64, NumAttentionHeads = 4, IntermediateSize = 128, ImageHeight = 32, ImageWidth = 32, PatchSize = 8,
+            DecoderHiddenSize = 32, DecoderNumAttentionHeads = 4, DecoderIntermediateSize = 64, NumHiddenLayers = 2, DecoderNumHiddenLayers = 2 };
+        ViTMAEPlan plan = ViTMAEPlanner.Plan(spec, new[] { (32, 48), (32, 32), (32, 48) });
+        Assert.Equal(new[] { "32x32", "32x48" }, plan.Resolutions.Select(r => r.Name));
+        ResolutionPlan wide = plan.Resolutions[1];
+        Assert.Equal((4, 6, 24, 6, 7, 25), (wide.GridHeight, wide.GridWidth, wide.NumPatches, wide.LenKeep, wide.EncoderTokens, wide.DecoderTokens)); // golden tiny-interp: len_keep 6
+        Assert.Equal(wide.ArenaFloatsPerImage, plan.ArenaFloatsPerImage);
+        Assert.True(plan.Resolutions[0].ArenaFloatsPerImage < wide.ArenaFloatsPerImage);
     }
 
     [Fact]

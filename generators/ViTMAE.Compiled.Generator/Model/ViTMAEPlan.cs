@@ -1,4 +1,6 @@
 using System;
+using System.Globalization;
+using System.Linq;
 using ViTMAE.Compiled.Configuration;
 
 namespace ViTMAE.Compiled.Generator.Model
@@ -34,43 +36,67 @@ namespace ViTMAE.Compiled.Generator.Model
     }
 
     /// <summary>
-    /// Everything the emitter needs, computed from the spec alone: token counts, the GEMM list, FLOPs and the
-    /// static buffer table. Pure data, equatable, free of Roslyn symbols; testable without a compilation.
+    /// The plan of one input resolution: token counts, every GEMM, FLOPs and the static buffer table. Each declared
+    /// resolution gets its own, so every shape in the emitted code is a constant.
     /// </summary>
-    internal sealed record ViTMAEPlan(
-        ViTMAESpec Spec,
-        int NumPatches,
+    internal sealed record ResolutionPlan(
+        int Height,
+        int Width,
+        int GridHeight,
+        int GridWidth,
         int LenKeep,
-        int EncoderTokens,
-        int DecoderTokens,
-        int PatchDim,
         EquatableArray<GemmShape> Gemms,
         EquatableArray<BufferSlot> Buffers,
-        int ArenaFloatsPerImage,
-        int AttentionScratchFloats)
+        int ArenaFloatsPerImage)
     {
+        /// <summary>L: patches per image.</summary>
+        public int NumPatches => GridHeight * GridWidth;
+
+        /// <summary>Encoder sequence: CLS + kept patches.</summary>
+        public int EncoderTokens => 1 + LenKeep;
+
+        /// <summary>Decoder sequence: CLS + every patch.</summary>
+        public int DecoderTokens => 1 + NumPatches;
+
+        /// <summary>"224x224": used in names and messages.</summary>
+        public string Name => Height.ToString(CultureInfo.InvariantCulture) + "x" + Width.ToString(CultureInfo.InvariantCulture);
+
         /// <summary>FLOPs of <c>ViTMAEModel</c> (embeddings and encoder) for one image.</summary>
         public long ModelFlops => SumFlops(PlanStage.Embeddings) + SumFlops(PlanStage.Encoder);
 
         /// <summary>FLOPs of <c>ViTMAEForPreTraining</c> (encoder, decoder) for one image; the loss is O(L·P) and not counted.</summary>
         public long PreTrainingFlops => ModelFlops + SumFlops(PlanStage.Decoder);
 
+        /// <summary>The buffer named <paramref name="name"/>.</summary>
+        public BufferSlot Buffer(string name) => Buffers.First(b => b.Name == name);
+
+        private long SumFlops(PlanStage stage) => Gemms.Where(g => g.Stage == stage).Sum(g => g.Flops);
+    }
+
+    /// <summary>
+    /// Everything the emitter needs, computed from the spec alone: one <see cref="ResolutionPlan"/> per input
+    /// resolution (the config's first, then those declared with <c>ViTMAEResolutions</c>). Pure data, equatable,
+    /// free of Roslyn symbols; testable without a compilation.
+    /// </summary>
+    internal sealed record ViTMAEPlan(ViTMAESpec Spec, EquatableArray<ResolutionPlan> Resolutions)
+    {
+        /// <summary>The config's own resolution.</summary>
+        public ResolutionPlan Default => Resolutions[0];
+
+        /// <summary>Arena floats per image: enough for the largest resolution.</summary>
+        public int ArenaFloatsPerImage => Resolutions.Max(r => r.ArenaFloatsPerImage);
+
         /// <summary>Arena bytes per image.</summary>
         public long ArenaBytesPerImage => ArenaFloatsPerImage * 4L;
 
-        private long SumFlops(PlanStage stage)
-        {
-            long total = 0;
-            foreach (GemmShape g in Gemms)
-            {
-                if (g.Stage == stage)
-                {
-                    total += g.Flops;
-                }
-            }
+        /// <summary>Largest patch count over the resolutions.</summary>
+        public int MaxNumPatches => Resolutions.Max(r => r.NumPatches);
 
-            return total;
-        }
+        /// <summary>Largest encoder sequence over the resolutions.</summary>
+        public int MaxEncoderTokens => Resolutions.Max(r => r.EncoderTokens);
+
+        /// <summary>Largest decoder sequence over the resolutions.</summary>
+        public int MaxDecoderTokens => Resolutions.Max(r => r.DecoderTokens);
     }
 
     /// <summary>A config file's identity in the consuming project: path, target class and namespace.</summary>

@@ -28,7 +28,7 @@ namespace Consumer
     /// <para>  decoder.output: 10 x 48 x 100 x 1, bias + residual (0.096 MFLOP)</para>
     /// <para>  decoder_pred: 9 x 768 x 48 x 1, bias, CLS row skipped (0.664 MFLOP)</para>
     /// <para>FLOPs per image: ViTMAEModel 3.152 MFLOP, ViTMAEForPreTraining 4.248 MFLOP.</para>
-    /// <para>Arena: 14704 floats (57.4 KiB) per image; attention scratch 10 floats per worker. Buffers (per image: shape @ offset, live steps):</para>
+    /// <para>Arena: 14704 floats (57.4 KiB) per image. Buffers (per image: shape @ offset, live steps):</para>
     /// <para>  patches [9, 768] @ 0, steps 0-12</para>
     /// <para>  embeddings [9, 96] @ 6912, steps 1-2</para>
     /// <para>  mask [9, 1] @ 14688, steps 2-12</para>
@@ -47,7 +47,7 @@ namespace Consumer
     /// <para>  logits [9, 768] @ 6912, steps 11-12</para>
     /// </remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("ViTMAE.Compiled.Generator", "0.1.0")]
-    public sealed partial class SmallOdd
+    public sealed partial class SmallOdd : global::ViTMAE.Compiled.Modeling.IViTMAEModel
     {
         // ---- Configuration: every ViTMAEConfig field, as read from the config file (HF defaults where absent). ----
         /// <summary><c>hidden_size</c>: encoder width.</summary>
@@ -92,7 +92,7 @@ namespace Consumer
         public const bool NormPixLoss = false;
 
         // ---- Plan: shapes fixed at build time. ----
-        /// <summary>L: patches per image.</summary>
+        /// <summary>L: patches per image at the config's resolution.</summary>
         public const int NumPatches = 9;
         /// <summary>Patches kept by random masking: <c>int(L * (1 - mask_ratio))</c>.</summary>
         public const int LenKeep = 3;
@@ -110,7 +110,7 @@ namespace Consumer
         public const long ModelFlopsPerImage = 3151872L;
         /// <summary>FLOPs of ViTMAEForPreTraining (encoder + decoder) for one image.</summary>
         public const long PreTrainingFlopsPerImage = 4247808L;
-        /// <summary>Floats of activation memory per image in a session's arena.</summary>
+        /// <summary>Floats of activation memory per image in a session's arena (enough for every compiled resolution).</summary>
         public const int ArenaFloatsPerImage = 14704;
 
         /// <summary>The build-time plan in words: tokens, GEMMs, FLOPs and the buffer table.</summary>
@@ -133,7 +133,7 @@ namespace Consumer
             "  decoder.output: 10 x 48 x 100 x 1, bias + residual (0.096 MFLOP)\n" +
             "  decoder_pred: 9 x 768 x 48 x 1, bias, CLS row skipped (0.664 MFLOP)\n" +
             "FLOPs per image: ViTMAEModel 3.152 MFLOP, ViTMAEForPreTraining 4.248 MFLOP.\n" +
-            "Arena: 14704 floats (57.4 KiB) per image; attention scratch 10 floats per worker. Buffers (per image: shape @ offset, live steps):\n" +
+            "Arena: 14704 floats (57.4 KiB) per image. Buffers (per image: shape @ offset, live steps):\n" +
             "  patches [9, 768] @ 0, steps 0-12\n" +
             "  embeddings [9, 96] @ 6912, steps 1-2\n" +
             "  mask [9, 1] @ 14688, steps 2-12\n" +
@@ -193,6 +193,328 @@ namespace Consumer
             layout.Add(new global::ViTMAE.Compiled.WeightSpec("decoder.decoder_pred.weight", 768, 48));
             layout.Add(new global::ViTMAE.Compiled.WeightSpec("decoder.decoder_pred.bias", 768));
             return layout.ToArray();
+        }
+
+        // ---- Weights, packed once at load. Immutable afterwards: one instance serves every thread. ----
+        private readonly global::ViTMAE.Compiled.Kernels.PackedLinear _patchEmbedding;
+        private readonly float[] _clsToken;
+        private readonly float[][] _positionEmbeddings;
+        private readonly global::ViTMAE.Compiled.Modeling.TransformerLayerWeights[] _encoderLayers;
+        private readonly float[] _layerNormWeight;
+        private readonly float[] _layerNormBias;
+        private readonly global::ViTMAE.Compiled.Kernels.PackedLinear? _decoderEmbed;
+        private readonly float[]? _maskToken;
+        private readonly float[][]? _decoderPositionEmbeddings;
+        private readonly global::ViTMAE.Compiled.Modeling.TransformerLayerWeights[] _decoderLayers;
+        private readonly float[]? _decoderNormWeight;
+        private readonly float[]? _decoderNormBias;
+        private readonly global::ViTMAE.Compiled.Kernels.PackedLinear? _decoderPred;
+
+        private static readonly (int Height, int Width)[] s_resolutions = { (48, 48) };
+
+        private SmallOdd(global::ViTMAE.Compiled.Modeling.Checkpoint checkpoint)
+        {
+            // Embeddings: the convolution weight [D, C, p, p] reordered to patchify order [D, p, p, C], packed as a GEMM.
+            _patchEmbedding = new global::ViTMAE.Compiled.Kernels.PackedLinear(
+                global::ViTMAE.Compiled.Modeling.Patches.ConvWeightToPatchOrder(checkpoint.Require("vit.embeddings.patch_embeddings.projection.weight", HiddenSize, NumChannels, PatchSize, PatchSize), HiddenSize, NumChannels, PatchSize),
+                checkpoint.Require("vit.embeddings.patch_embeddings.projection.bias", HiddenSize), HiddenSize, PatchDim);
+            _clsToken = checkpoint.Require("vit.embeddings.cls_token", 1, 1, HiddenSize);
+            float[] positions = checkpoint.Require("vit.embeddings.position_embeddings", 1, NumPatches + 1, HiddenSize);
+            // One position table per compiled resolution (bicubic interpolation for the extra ones, computed once here).
+            _positionEmbeddings = new[] { positions };
+
+            // Encoder layers (query, key and value fused into one GEMM) and the final LayerNorm.
+            _encoderLayers = new global::ViTMAE.Compiled.Modeling.TransformerLayerWeights[NumHiddenLayers];
+            for (int layer = 0; layer < NumHiddenLayers; layer++)
+            {
+                _encoderLayers[layer] = global::ViTMAE.Compiled.Modeling.TransformerLayerWeights.Load(checkpoint, "vit.encoder.layer.", layer, HiddenSize, IntermediateSize, QkvBias);
+            }
+            _layerNormWeight = checkpoint.Require("vit.layernorm.weight", HiddenSize);
+            _layerNormBias = checkpoint.Require("vit.layernorm.bias", HiddenSize);
+
+            // Decoder: only in ViTMAEForPreTraining checkpoints; a ViTMAEModel checkpoint runs the encoder alone.
+            if (!checkpoint.HasDecoder)
+            {
+                _decoderLayers = global::System.Array.Empty<global::ViTMAE.Compiled.Modeling.TransformerLayerWeights>();
+                return;
+            }
+
+            _decoderEmbed = global::ViTMAE.Compiled.Modeling.TransformerLayerWeights.Linear(checkpoint, "decoder.decoder_embed", DecoderHiddenSize, HiddenSize);
+            _maskToken = checkpoint.Require("decoder.mask_token", 1, 1, DecoderHiddenSize);
+            float[] decoderPositions = checkpoint.Require("decoder.decoder_pos_embed", 1, NumPatches + 1, DecoderHiddenSize);
+            _decoderPositionEmbeddings = new[] { decoderPositions };
+            _decoderLayers = new global::ViTMAE.Compiled.Modeling.TransformerLayerWeights[DecoderNumHiddenLayers];
+            for (int layer = 0; layer < DecoderNumHiddenLayers; layer++)
+            {
+                _decoderLayers[layer] = global::ViTMAE.Compiled.Modeling.TransformerLayerWeights.Load(checkpoint, "decoder.decoder_layers.", layer, DecoderHiddenSize, DecoderIntermediateSize, QkvBias);
+            }
+            _decoderNormWeight = checkpoint.Require("decoder.decoder_norm.weight", DecoderHiddenSize);
+            _decoderNormBias = checkpoint.Require("decoder.decoder_norm.bias", DecoderHiddenSize);
+            _decoderPred = global::ViTMAE.Compiled.Modeling.TransformerLayerWeights.Linear(checkpoint, "decoder.decoder_pred", PatchDim, DecoderHiddenSize);
+        }
+
+        /// <summary>Loads a Hugging Face checkpoint: a <c>model.safetensors</c> file, a sharded <c>model.safetensors.index.json</c>, or a folder holding either.</summary>
+        /// <exception cref="global::ViTMAE.Compiled.ViTMAEException">A tensor is missing, has another shape or an unsupported dtype, or the file is malformed.</exception>
+        public static SmallOdd Load(string path)
+        {
+            using var source = global::ViTMAE.Compiled.Weights.WeightSource.Open(path);
+            return new SmallOdd(new global::ViTMAE.Compiled.Modeling.Checkpoint(source));
+        }
+
+        /// <summary>Loads the weights from an open source (a <c>ViTMAEForPreTraining</c> or <c>ViTMAEModel</c> checkpoint).</summary>
+        public static SmallOdd Load(global::ViTMAE.Compiled.Weights.WeightSource source) => new SmallOdd(new global::ViTMAE.Compiled.Modeling.Checkpoint(source));
+
+        /// <inheritdoc/>
+        public global::ViTMAE.Compiled.Configuration.ViTMAESpec Spec { get; } = new global::ViTMAE.Compiled.Configuration.ViTMAESpec
+        {
+            HiddenSize = HiddenSize, NumHiddenLayers = NumHiddenLayers, NumAttentionHeads = NumAttentionHeads, IntermediateSize = IntermediateSize,
+            HiddenAct = HiddenAct, HiddenDropoutProb = HiddenDropoutProb, AttentionProbsDropoutProb = AttentionProbsDropoutProb,
+            InitializerRange = InitializerRange, LayerNormEps = LayerNormEps, ImageHeight = ImageHeight, ImageWidth = ImageWidth,
+            PatchSize = PatchSize, NumChannels = NumChannels, QkvBias = QkvBias, DecoderNumAttentionHeads = DecoderNumAttentionHeads,
+            DecoderHiddenSize = DecoderHiddenSize, DecoderNumHiddenLayers = DecoderNumHiddenLayers, DecoderIntermediateSize = DecoderIntermediateSize,
+            MaskRatio = MaskRatio, NormPixLoss = NormPixLoss,
+        };
+
+        /// <inheritdoc/>
+        public bool HasDecoder => _decoderPred is not null;
+
+        /// <inheritdoc/>
+        public global::System.ReadOnlySpan<(int Height, int Width)> Resolutions => s_resolutions;
+
+        /// <summary>Creates a workspace for batches of up to <paramref name="maxBatch"/> images; <paramref name="seed"/> seeds the noise drawn when the caller passes none.</summary>
+        public Session CreateSession(int maxBatch = 1, int seed = 0) => new Session(this, maxBatch, seed);
+
+        global::ViTMAE.Compiled.Modeling.IViTMAESession global::ViTMAE.Compiled.Modeling.IViTMAEModel.CreateSession(int maxBatch, int seed) => CreateSession(maxBatch, seed);
+
+        /// <summary>
+        /// A per-caller workspace: the activation arena (14704 floats per image), masking indices and
+        /// attention scratch, allocated once and reused by every call. Outputs are views into it, valid until the next call.
+        /// Not thread-safe: give each thread its own session.
+        /// </summary>
+        public sealed class Session : global::ViTMAE.Compiled.Modeling.IViTMAESession
+        {
+            private readonly SmallOdd _model;
+
+            internal Session(SmallOdd model, int maxBatch, int seed)
+            {
+                _model = model;
+                int scratch = global::System.Math.Max(
+                    global::ViTMAE.Compiled.Kernels.AttentionKernel.ScratchLength(4, HeadDim),
+                    global::ViTMAE.Compiled.Kernels.AttentionKernel.ScratchLength(10, DecoderHeadDim));
+                Workspace = new global::ViTMAE.Compiled.Modeling.Workspace(maxBatch, ArenaFloatsPerImage, 9, scratch, seed);
+            }
+
+            /// <inheritdoc/>
+            public int MaxBatch => Workspace.MaxBatch;
+
+            internal global::ViTMAE.Compiled.Modeling.Workspace Workspace { get; }
+
+            /// <inheritdoc/>
+            public global::ViTMAE.Compiled.Modeling.ViTMAEModelOutput Forward(in global::ViTMAE.Compiled.Modeling.ViTMAEInputs inputs)
+            {
+                Resolve(inputs);
+                return At48x48.Model(_model, Workspace, inputs);
+            }
+
+            /// <inheritdoc/>
+            public global::ViTMAE.Compiled.Modeling.ViTMAEPreTrainingOutput ForwardPreTraining(in global::ViTMAE.Compiled.Modeling.ViTMAEInputs inputs)
+            {
+                if (!_model.HasDecoder)
+                {
+                    throw new global::ViTMAE.Compiled.Modeling.ViTMAEInputException("model", "the checkpoint has no decoder (a ViTMAEModel checkpoint); load a ViTMAEForPreTraining checkpoint to run ForwardPreTraining");
+                }
+
+                Resolve(inputs);
+                return At48x48.PreTraining(_model, Workspace, inputs);
+            }
+
+            private int Resolve(in global::ViTMAE.Compiled.Modeling.ViTMAEInputs inputs) => global::ViTMAE.Compiled.Modeling.InputCheck.Resolve(
+                inputs, s_resolutions, NumChannels, PatchSize, MaxBatch, NumHiddenLayers, NumAttentionHeads, DecoderNumHiddenLayers, DecoderNumAttentionHeads);
+        }
+
+        /// <summary>
+        /// The forward pass at 48x48 px (the config's resolution): L = 9 patches, len_keep = 3, encoder T = 4, decoder 10 tokens.
+        /// </summary>
+        private static class At48x48
+        {
+            private const int Resolution = 0;
+            private const int Height = 48, Width = 48, Pixels = NumChannels * Height * Width;
+            private const int Patches = 9, Kept = 3, Tokens = 4, DecoderTokens = 10;
+            private const int EncoderAttention = NumAttentionHeads * Tokens * Tokens, DecoderAttention = DecoderNumAttentionHeads * DecoderTokens * DecoderTokens;
+
+            // Arena buffers: offset and size per image (the plan's table; buffers alive at the same step never overlap).
+            private const int PatchesOffset = 0, PatchesFloats = 6912; // [9, 768], steps 0-12
+            private const int EmbeddingsOffset = 6912, EmbeddingsFloats = 864; // [9, 96], steps 1-2
+            private const int MaskOffset = 14688, MaskFloats = 9; // [9, 1], steps 2-12
+            private const int HiddenOffset = 8864, HiddenFloats = 384; // [4, 96], steps 2-6
+            private const int EncoderNormOffset = 9248, EncoderNormFloats = 384; // [4, 96], steps 3-5
+            private const int EncoderQkvOffset = 6912, EncoderQkvFloats = 1152; // [4, 288], steps 3-5
+            private const int EncoderContextOffset = 9632, EncoderContextFloats = 384; // [4, 96], steps 3-5
+            private const int EncoderMlpOffset = 8064, EncoderMlpFloats = 800; // [4, 200], steps 3-5
+            private const int LastHiddenStateOffset = 14304, LastHiddenStateFloats = 384; // [4, 96], steps 6-12
+            private const int DecoderTokensOffset = 6912, DecoderTokensFloats = 192; // [4, 48], steps 7-8
+            private const int DecoderHiddenOffset = 9360, DecoderHiddenFloats = 480; // [10, 48], steps 8-10
+            private const int DecoderNormOffset = 13824, DecoderNormFloats = 480; // [10, 48], steps 9-11
+            private const int DecoderQkvOffset = 6912, DecoderQkvFloats = 1440; // [10, 144], steps 9-9
+            private const int DecoderContextOffset = 9840, DecoderContextFloats = 480; // [10, 48], steps 9-9
+            private const int DecoderMlpOffset = 8352, DecoderMlpFloats = 1000; // [10, 100], steps 9-9
+            private const int LogitsOffset = 6912, LogitsFloats = 6912; // [9, 768], steps 11-12
+
+            /// <summary>ViTMAEModel: embeddings with random masking, the encoder layers, the final LayerNorm.</summary>
+            internal static global::ViTMAE.Compiled.Modeling.ViTMAEModelOutput Model(SmallOdd m, global::ViTMAE.Compiled.Modeling.Workspace ws, in global::ViTMAE.Compiled.Modeling.ViTMAEInputs inputs)
+            {
+                int batch = inputs.Batch;
+                global::System.Span<float> hidden = ws.Buffer(HiddenOffset, HiddenFloats, batch);
+                global::System.Span<float> hiddenStates = inputs.OutputHiddenStates ? ws.HiddenStates((NumHiddenLayers + 1) * hidden.Length) : default;
+                global::System.Span<float> attentions = inputs.OutputAttentions ? ws.Attentions(NumHiddenLayers * batch * EncoderAttention) : default;
+
+                // Embeddings: patchify, patch projection, + positions, random masking, CLS + kept patches.
+                Embeddings(m, ws, inputs.PixelValues, ws.Noise(inputs.Noise, batch * Patches), batch);
+                global::ViTMAE.Compiled.Modeling.Blocks.Record(hidden, hiddenStates, 0);
+
+                // Encoder: NumHiddenLayers pre-LN layers on [batch * Tokens, HiddenSize].
+                for (int layer = 0; layer < NumHiddenLayers; layer++)
+                {
+                    global::System.ReadOnlySpan<float> headMask = global::ViTMAE.Compiled.Modeling.InputCheck.LayerHeadMask(inputs.HeadMask, layer, NumAttentionHeads);
+                    EncoderLayer(m._encoderLayers[layer], ws, batch, headMask, global::ViTMAE.Compiled.Modeling.Blocks.Entry(attentions, layer, batch * EncoderAttention));
+                    global::ViTMAE.Compiled.Modeling.Blocks.Record(hidden, hiddenStates, layer + 1);
+                }
+
+                // Final LayerNorm: last_hidden_state.
+                global::System.Span<float> last = ws.Buffer(LastHiddenStateOffset, LastHiddenStateFloats, batch);
+                global::ViTMAE.Compiled.Kernels.LayerNormKernel.Forward(hidden, m._layerNormWeight, m._layerNormBias, last, batch * Tokens, HiddenSize, (float)LayerNormEps);
+                return new global::ViTMAE.Compiled.Modeling.ViTMAEModelOutput(
+                    new global::ViTMAE.Compiled.Modeling.TensorView(last, new global::ViTMAE.Compiled.Modeling.TensorShape(batch, Tokens, HiddenSize)),
+                    new global::ViTMAE.Compiled.Modeling.TensorView(ws.Buffer(MaskOffset, MaskFloats, batch), new global::ViTMAE.Compiled.Modeling.TensorShape(batch, Patches)),
+                    ws.RestoreBatch(batch, Patches),
+                    inputs.OutputHiddenStates ? new global::ViTMAE.Compiled.Modeling.TensorView(hiddenStates, new global::ViTMAE.Compiled.Modeling.TensorShape(NumHiddenLayers + 1, batch, Tokens, HiddenSize)) : default,
+                    inputs.OutputAttentions ? new global::ViTMAE.Compiled.Modeling.TensorView(attentions, new global::ViTMAE.Compiled.Modeling.TensorShape(NumHiddenLayers, batch, NumAttentionHeads, Tokens, Tokens)) : default);
+            }
+
+            /// <summary>ViTMAEForPreTraining: the encoder, the decoder on every patch (mask tokens for removed ones), the pixel loss.</summary>
+            internal static global::ViTMAE.Compiled.Modeling.ViTMAEPreTrainingOutput PreTraining(SmallOdd m, global::ViTMAE.Compiled.Modeling.Workspace ws, in global::ViTMAE.Compiled.Modeling.ViTMAEInputs inputs)
+            {
+                global::ViTMAE.Compiled.Modeling.ViTMAEModelOutput encoder = Model(m, ws, inputs);
+                int batch = inputs.Batch;
+                global::System.Span<float> tokens = ws.Buffer(DecoderTokensOffset, DecoderTokensFloats, batch);
+                global::System.Span<float> hidden = ws.Buffer(DecoderHiddenOffset, DecoderHiddenFloats, batch);
+                global::System.Span<float> norm = ws.Buffer(DecoderNormOffset, DecoderNormFloats, batch);
+                global::System.Span<float> logits = ws.Buffer(LogitsOffset, LogitsFloats, batch);
+                global::System.Span<float> hiddenStates = inputs.OutputHiddenStates ? ws.DecoderHiddenStates((DecoderNumHiddenLayers + 1) * hidden.Length) : default;
+                global::System.Span<float> attentions = inputs.OutputAttentions ? ws.DecoderAttentions(DecoderNumHiddenLayers * batch * DecoderAttention) : default;
+                global::System.ReadOnlySpan<float> positions = m._decoderPositionEmbeddings![Resolution];
+
+                // Decoder input: decoder_embed on the encoder output (CLS included), mask tokens for removed patches, unshuffle, + positions.
+                m._decoderEmbed!.Forward(encoder.LastHiddenState.Span, tokens, batch * Tokens);
+                for (int b = 0; b < batch; b++)
+                {
+                    global::ViTMAE.Compiled.Modeling.Blocks.Unshuffle(tokens.Slice(b * DecoderTokensFloats, DecoderTokensFloats), m._maskToken, positions, ws.Restore(b, Patches), Kept,
+                        hidden.Slice(b * DecoderHiddenFloats, DecoderHiddenFloats));
+                }
+                global::ViTMAE.Compiled.Modeling.Blocks.Record(hidden, hiddenStates, 0);
+
+                // Decoder: DecoderNumHiddenLayers pre-LN layers on [batch * DecoderTokens, DecoderHiddenSize].
+                for (int layer = 0; layer < DecoderNumHiddenLayers; layer++)
+                {
+                    global::System.ReadOnlySpan<float> headMask = global::ViTMAE.Compiled.Modeling.InputCheck.LayerHeadMask(inputs.DecoderHeadMask, layer, DecoderNumAttentionHeads);
+                    DecoderLayer(m._decoderLayers[layer], ws, batch, headMask, global::ViTMAE.Compiled.Modeling.Blocks.Entry(attentions, layer, batch * DecoderAttention));
+                    global::ViTMAE.Compiled.Modeling.Blocks.Record(hidden, hiddenStates, layer + 1);
+                }
+
+                // decoder_norm, then decoder_pred on the patch rows (the CLS row is dropped): logits [batch, Patches, PatchDim].
+                global::ViTMAE.Compiled.Kernels.LayerNormKernel.Forward(hidden, m._decoderNormWeight, m._decoderNormBias, norm, batch * DecoderTokens, DecoderHiddenSize, (float)LayerNormEps);
+                for (int b = 0; b < batch; b++)
+                {
+                    m._decoderPred!.Forward(norm.Slice((b * DecoderTokens + 1) * DecoderHiddenSize, Patches * DecoderHiddenSize), logits.Slice(b * LogitsFloats, LogitsFloats), Patches);
+                }
+
+                // Loss: per-patch MSE against the patchified pixels (normalised per patch when norm_pix_loss), mean over removed patches.
+                float loss = global::ViTMAE.Compiled.Modeling.Blocks.PixelLoss(ws.Buffer(PatchesOffset, PatchesFloats, batch), logits, ws.Buffer(MaskOffset, MaskFloats, batch), PatchDim, NormPixLoss);
+                return new global::ViTMAE.Compiled.Modeling.ViTMAEPreTrainingOutput(
+                    loss,
+                    new global::ViTMAE.Compiled.Modeling.TensorView(logits, new global::ViTMAE.Compiled.Modeling.TensorShape(batch, Patches, PatchDim)),
+                    encoder,
+                    inputs.OutputHiddenStates ? new global::ViTMAE.Compiled.Modeling.TensorView(hiddenStates, new global::ViTMAE.Compiled.Modeling.TensorShape(DecoderNumHiddenLayers + 1, batch, DecoderTokens, DecoderHiddenSize)) : default,
+                    inputs.OutputAttentions ? new global::ViTMAE.Compiled.Modeling.TensorView(attentions, new global::ViTMAE.Compiled.Modeling.TensorShape(DecoderNumHiddenLayers, batch, DecoderNumAttentionHeads, DecoderTokens, DecoderTokens)) : default);
+            }
+
+            /// <summary>ViTMAEEmbeddings: patch projection (the stride-p convolution as one GEMM), positions, random masking, CLS.</summary>
+            private static void Embeddings(SmallOdd m, global::ViTMAE.Compiled.Modeling.Workspace ws, global::System.ReadOnlySpan<float> pixels, global::System.ReadOnlySpan<float> noise, int batch)
+            {
+                global::System.Span<float> patches = ws.Buffer(PatchesOffset, PatchesFloats, batch);
+                global::System.Span<float> embeddings = ws.Buffer(EmbeddingsOffset, EmbeddingsFloats, batch);
+                global::System.Span<float> mask = ws.Buffer(MaskOffset, MaskFloats, batch);
+                global::System.Span<float> hidden = ws.Buffer(HiddenOffset, HiddenFloats, batch);
+                global::System.ReadOnlySpan<float> positions = m._positionEmbeddings[Resolution];
+                for (int b = 0; b < batch; b++)
+                {
+                    global::ViTMAE.Compiled.Modeling.Patches.Patchify(pixels.Slice(b * Pixels, Pixels), NumChannels, Height, Width, PatchSize, patches.Slice(b * PatchesFloats, PatchesFloats));
+                }
+
+                // Patch projection + bias: [batch * Patches, PatchDim] x [PatchDim -> HiddenSize].
+                m._patchEmbedding.Forward(patches, embeddings, batch * Patches);
+                for (int b = 0; b < batch; b++)
+                {
+                    // Positions are added before masking; each image then keeps its Kept lowest-noise patches, in noise order.
+                    global::System.Span<float> e = embeddings.Slice(b * EmbeddingsFloats, EmbeddingsFloats);
+                    global::System.Span<int> shuffle = ws.Shuffle(b, Patches);
+                    global::ViTMAE.Compiled.Modeling.Blocks.AddPatchPositions(e, positions, Patches, HiddenSize);
+                    global::ViTMAE.Compiled.Modeling.Masking.RandomMasking(noise.Slice(b * Patches, Patches), Kept, shuffle, ws.Restore(b, Patches), mask.Slice(b * Patches, Patches), ws.SortScratch);
+                    global::ViTMAE.Compiled.Modeling.Blocks.GatherKept(e, m._clsToken, positions, shuffle, Kept, hidden.Slice(b * HiddenFloats, HiddenFloats));
+                }
+            }
+
+            /// <summary>One pre-LN layer: x += Wo·Attn(LN_before(x)); x += W2·gelu_new(W1·LN_after(x)).</summary>
+            private static void EncoderLayer(global::ViTMAE.Compiled.Modeling.TransformerLayerWeights w, global::ViTMAE.Compiled.Modeling.Workspace ws, int batch, global::System.ReadOnlySpan<float> headMask, global::System.Span<float> probs)
+            {
+                int rows = batch * Tokens;
+                global::System.Span<float> x = ws.Buffer(HiddenOffset, HiddenFloats, batch);
+                global::System.Span<float> norm = ws.Buffer(EncoderNormOffset, EncoderNormFloats, batch);
+                global::System.Span<float> qkv = ws.Buffer(EncoderQkvOffset, EncoderQkvFloats, batch);
+                global::System.Span<float> context = ws.Buffer(EncoderContextOffset, EncoderContextFloats, batch);
+                global::System.Span<float> mlp = ws.Buffer(EncoderMlpOffset, EncoderMlpFloats, batch);
+
+                // Attention block: LayerNorm, fused Q|K|V, attention per image (all heads), output projection + residual.
+                global::ViTMAE.Compiled.Kernels.LayerNormKernel.Forward(x, w.LayerNormBeforeWeight, w.LayerNormBeforeBias, norm, rows, HiddenSize, (float)LayerNormEps);
+                w.Qkv.Forward(norm, qkv, rows);
+                for (int b = 0; b < batch; b++)
+                {
+                    global::ViTMAE.Compiled.Kernels.AttentionKernel.Forward(qkv.Slice(b * EncoderQkvFloats, EncoderQkvFloats), context.Slice(b * EncoderContextFloats, EncoderContextFloats),
+                        Tokens, NumAttentionHeads, HeadDim, headMask, global::ViTMAE.Compiled.Modeling.Blocks.Entry(probs, b, EncoderAttention), ws.AttentionScratch);
+                }
+                w.AttentionOutput.Forward(context, x, rows, global::ViTMAE.Compiled.Kernels.Epilogue.Accumulate);
+
+                // MLP block: LayerNorm, intermediate + gelu_new (fused epilogue), output projection + residual.
+                global::ViTMAE.Compiled.Kernels.LayerNormKernel.Forward(x, w.LayerNormAfterWeight, w.LayerNormAfterBias, norm, rows, HiddenSize, (float)LayerNormEps);
+                w.Intermediate.Forward(norm, mlp, rows, global::ViTMAE.Compiled.Kernels.Epilogue.Activation, global::ViTMAE.Compiled.Kernels.Activation.GeluTanh);
+                w.Output.Forward(mlp, x, rows, global::ViTMAE.Compiled.Kernels.Epilogue.Accumulate);
+            }
+
+            /// <summary>One pre-LN layer: x += Wo·Attn(LN_before(x)); x += W2·gelu_new(W1·LN_after(x)).</summary>
+            private static void DecoderLayer(global::ViTMAE.Compiled.Modeling.TransformerLayerWeights w, global::ViTMAE.Compiled.Modeling.Workspace ws, int batch, global::System.ReadOnlySpan<float> headMask, global::System.Span<float> probs)
+            {
+                int rows = batch * DecoderTokens;
+                global::System.Span<float> x = ws.Buffer(DecoderHiddenOffset, DecoderHiddenFloats, batch);
+                global::System.Span<float> norm = ws.Buffer(DecoderNormOffset, DecoderNormFloats, batch);
+                global::System.Span<float> qkv = ws.Buffer(DecoderQkvOffset, DecoderQkvFloats, batch);
+                global::System.Span<float> context = ws.Buffer(DecoderContextOffset, DecoderContextFloats, batch);
+                global::System.Span<float> mlp = ws.Buffer(DecoderMlpOffset, DecoderMlpFloats, batch);
+
+                // Attention block: LayerNorm, fused Q|K|V, attention per image (all heads), output projection + residual.
+                global::ViTMAE.Compiled.Kernels.LayerNormKernel.Forward(x, w.LayerNormBeforeWeight, w.LayerNormBeforeBias, norm, rows, DecoderHiddenSize, (float)LayerNormEps);
+                w.Qkv.Forward(norm, qkv, rows);
+                for (int b = 0; b < batch; b++)
+                {
+                    global::ViTMAE.Compiled.Kernels.AttentionKernel.Forward(qkv.Slice(b * DecoderQkvFloats, DecoderQkvFloats), context.Slice(b * DecoderContextFloats, DecoderContextFloats),
+                        DecoderTokens, DecoderNumAttentionHeads, DecoderHeadDim, headMask, global::ViTMAE.Compiled.Modeling.Blocks.Entry(probs, b, DecoderAttention), ws.AttentionScratch);
+                }
+                w.AttentionOutput.Forward(context, x, rows, global::ViTMAE.Compiled.Kernels.Epilogue.Accumulate);
+
+                // MLP block: LayerNorm, intermediate + gelu_new (fused epilogue), output projection + residual.
+                global::ViTMAE.Compiled.Kernels.LayerNormKernel.Forward(x, w.LayerNormAfterWeight, w.LayerNormAfterBias, norm, rows, DecoderHiddenSize, (float)LayerNormEps);
+                w.Intermediate.Forward(norm, mlp, rows, global::ViTMAE.Compiled.Kernels.Epilogue.Activation, global::ViTMAE.Compiled.Kernels.Activation.GeluTanh);
+                w.Output.Forward(mlp, x, rows, global::ViTMAE.Compiled.Kernels.Epilogue.Accumulate);
+            }
         }
     }
 }
