@@ -1,0 +1,239 @@
+using System;
+using System.Runtime.Intrinsics;
+
+namespace ViTMAE.Compiled.Kernels;
+
+/// <summary>
+/// Multi-head self-attention core with the semantics of <see cref="ReferenceKernels.Attention"/>, reading Q, K and V in
+/// place from the fused QKV output. Per head: Kᵀ is packed once into the scratch (panels of 2 vectors of keys, the GEMM
+/// layout), then queries are processed four at a time: scores = Q·Kᵀ·scale (register-blocked 4 × 2 vectors), softmax,
+/// head mask, optional copy to <c>probs</c>, and context = P·V (register-blocked, V read in place). The T × T
+/// probability matrix is never materialised unless <c>probs</c> is requested. No allocation.
+/// </summary>
+/// <remarks>
+/// Scratch (floats, per call, per worker): <c>(headDim + 4) × PaddedTokens(T)</c> with
+/// <c>PaddedTokens(T) = ⌈T / 32⌉ × 32</c>; see <see cref="ScratchLength"/>. That is headDim × PaddedTokens for the packed
+/// keys of one head plus 4 × PaddedTokens for the score rows of one block of queries. Examples: T = 197, headDim = 64
+/// → 68 × 224 = 15,232 floats; T = 50, headDim = 64 → 68 × 64 = 4,352; T = 197, headDim = 32 → 36 × 224 = 8,064.
+/// </remarks>
+public static class AttentionKernel
+{
+    /// <summary>Queries processed together (rows of score scratch).</summary>
+    public const int QueryBlock = 4;
+
+    /// <summary>Key padding granule: tokens are rounded up to a multiple of this in the scratch.</summary>
+    public const int TokenAlignment = 32;
+
+    /// <summary>T rounded up to a multiple of <see cref="TokenAlignment"/>.</summary>
+    /// <param name="tokens">T.</param>
+    public static int PaddedTokens(int tokens) => (tokens + TokenAlignment - 1) / TokenAlignment * TokenAlignment;
+
+    /// <summary>Floats of scratch <c>Forward</c> needs: (headDim + <see cref="QueryBlock"/>) × <see cref="PaddedTokens"/>(T).</summary>
+    /// <param name="tokens">T.</param>
+    /// <param name="headDim">Features per head.</param>
+    public static int ScratchLength(int tokens, int headDim) => (headDim + QueryBlock) * PaddedTokens(tokens);
+
+    /// <summary>
+    /// context[i, h·headDim + d] = Σ_j p[h,i,j]·V[j, h·headDim + d], p[h,i,:] = softmax(Q_h[i]·K_hᵀ/√headDim)·headMask[h].
+    /// </summary>
+    /// <param name="qkv">[tokens, 3·D], D = heads·headDim: Q in columns [0, D), K in [D, 2D), V in [2D, 3D).</param>
+    /// <param name="context">[tokens, D], overwritten; must not overlap the other spans.</param>
+    /// <param name="tokens">T.</param>
+    /// <param name="heads">Number of heads.</param>
+    /// <param name="headDim">Features per head.</param>
+    /// <param name="headMask">[heads] multipliers of the probabilities, or empty.</param>
+    /// <param name="probs">[heads, T, T] receives the probabilities after softmax and head mask, or empty to skip.</param>
+    /// <param name="scratch">At least <see cref="ScratchLength"/>(tokens, headDim) floats; contents are overwritten.</param>
+    public static void Forward(ReadOnlySpan<float> qkv, Span<float> context, int tokens, int heads, int headDim,
+        ReadOnlySpan<float> headMask, Span<float> probs, Span<float> scratch)
+        => Forward(qkv, context, tokens, heads, headDim, headMask, probs, scratch, SimdPath.Auto);
+
+    internal static unsafe void Forward(ReadOnlySpan<float> qkv, Span<float> context, int tokens, int heads, int headDim,
+        ReadOnlySpan<float> headMask, Span<float> probs, Span<float> scratch, SimdPath path)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(tokens);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(heads);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(headDim);
+        long d = (long)heads * headDim;
+        if (qkv.Length < tokens * 3 * d) throw new ArgumentException("qkv is shorter than tokens × 3·heads·headDim.", nameof(qkv));
+        if (context.Length < tokens * d) throw new ArgumentException("context is shorter than tokens × heads·headDim.", nameof(context));
+        if (!headMask.IsEmpty && headMask.Length < heads) throw new ArgumentException("headMask is shorter than heads.", nameof(headMask));
+        if (!probs.IsEmpty && probs.Length < (long)heads * tokens * tokens) throw new ArgumentException("probs is shorter than heads × T × T.", nameof(probs));
+        if (scratch.Length < (long)ScratchLength(tokens, headDim)) throw new ArgumentException($"scratch needs {ScratchLength(tokens, headDim)} floats.", nameof(scratch));
+        if (tokens == 0) return;
+        ReadOnlySpan<float> q = qkv[..(int)(tokens * 3 * d)];
+        Span<float> ctx = context[..(int)(tokens * d)];
+        Span<float> scr = scratch[..ScratchLength(tokens, headDim)];
+        Span<float> pr = probs.IsEmpty ? probs : probs[..(heads * tokens * tokens)];
+        if (q.Overlaps(ctx) || q.Overlaps(scr) || ctx.Overlaps(scr) || (!pr.IsEmpty && (pr.Overlaps(q) || pr.Overlaps(ctx) || pr.Overlaps(scr))))
+            throw new ArgumentException("qkv, context, probs and scratch must not overlap.", nameof(scratch));
+
+        fixed (float* pq = q)
+        fixed (float* pc = ctx)
+        fixed (float* pm = headMask)
+        fixed (float* pp = pr)
+        fixed (float* ps = scr)
+        {
+            var args = new Args(pq, pc, tokens, heads, headDim, headMask.IsEmpty ? null : pm, pr.IsEmpty ? null : pp, ps);
+            switch (Simd.Resolve(path))
+            {
+                case SimdPath.Vector512: Run<V512, Vector512<float>>(in args); break;
+                case SimdPath.Vector256: Run<V256, Vector256<float>>(in args); break;
+                case SimdPath.Vector128: Run<V128, Vector128<float>>(in args); break;
+                default: Run<Scalar, float>(in args); break;
+            }
+        }
+    }
+
+    private readonly unsafe struct Args
+    {
+        public readonly float* Qkv, Context, HeadMask, Probs, Scratch;
+        public readonly int Tokens, Heads, HeadDim;
+
+        public Args(float* qkv, float* context, int tokens, int heads, int headDim, float* headMask, float* probs, float* scratch)
+        {
+            Qkv = qkv; Context = context; Tokens = tokens; Heads = heads; HeadDim = headDim; HeadMask = headMask; Probs = probs; Scratch = scratch;
+        }
+    }
+
+    private static unsafe void Run<TOps, TV>(in Args a) where TOps : ISimdOps<TV> where TV : struct
+    {
+        int t = a.Tokens, hd = a.HeadDim, d = a.Heads * hd;
+        nint ld = 3 * (nint)d;
+        int tp = PaddedTokens(t);
+        float* keys = a.Scratch;                   // [tp / kw panels][hd][kw]
+        float* scores = a.Scratch + (nint)hd * tp; // [QueryBlock][tp]
+        float scale = (float)(1.0 / Math.Sqrt(hd));
+        for (int h = 0; h < a.Heads; h++)
+        {
+            float* qh = a.Qkv + (nint)h * hd;
+            float* kh = qh + d;
+            float* vh = qh + 2 * (nint)d;
+            PackKeys(kh, ld, t, hd, tp, 2 * TOps.Count, keys);
+            for (int i0 = 0; i0 < t; i0 += QueryBlock)
+            {
+                int rows = Math.Min(QueryBlock, t - i0);
+                Scores<TOps, TV>(qh + i0 * ld, ld, rows, keys, hd, tp, scores, scale);
+                for (int r = 0; r < rows; r++)
+                {
+                    float* row = scores + (nint)r * tp;
+                    SoftmaxKernel.Row<TOps, TV>(row, t);
+                    if (a.HeadMask != null) SoftmaxKernel.Scale<TOps, TV>(row, t, a.HeadMask[h]);
+                    if (a.Probs != null)
+                        new ReadOnlySpan<float>(row, t).CopyTo(new Span<float>(a.Probs + ((nint)h * t + i0 + r) * t, t));
+                }
+                Context<TOps, TV>(scores, tp, rows, vh, ld, t, hd, a.Context + (nint)i0 * d + (nint)h * hd, d);
+            }
+        }
+    }
+
+    /// <summary>keys[(j / kw)·hd·kw + c·kw + j % kw] = K[j, c], zero for j in [t, tp).</summary>
+    private static unsafe void PackKeys(float* k, nint ld, int t, int hd, int tp, int kw, float* keys)
+    {
+        for (int j = 0; j < tp; j++)
+        {
+            float* dst = keys + (nint)(j / kw) * hd * kw + j % kw;
+            if (j < t)
+            {
+                float* src = k + j * ld;
+                for (int c = 0; c < hd; c++) dst[(nint)c * kw] = src[c];
+            }
+            else
+            {
+                for (int c = 0; c < hd; c++) dst[(nint)c * kw] = 0f;
+            }
+        }
+    }
+
+    /// <summary>scores[r, j] = (q_r · k_j)·scale for 4 score rows (rows ≥ <paramref name="rows"/> repeat the last query) and all tp keys.</summary>
+    private static unsafe void Scores<TOps, TV>(float* q, nint ld, int rows, float* keys, int hd, int tp, float* scores, float scale)
+        where TOps : ISimdOps<TV> where TV : struct
+    {
+        int w = TOps.Count, kw = 2 * w;
+        float* q0 = q;
+        float* q1 = rows > 1 ? q0 + ld : q0;
+        float* q2 = rows > 2 ? q1 + ld : q1;
+        float* q3 = rows > 3 ? q2 + ld : q2;
+        TV vs = TOps.Create(scale);
+        for (int j0 = 0; j0 < tp; j0 += kw)
+        {
+            float* kp = keys + (nint)j0 * hd;
+            TV c00 = TOps.Zero, c01 = TOps.Zero, c10 = TOps.Zero, c11 = TOps.Zero;
+            TV c20 = TOps.Zero, c21 = TOps.Zero, c30 = TOps.Zero, c31 = TOps.Zero;
+            for (nint c = 0; c < hd; c++)
+            {
+                TV k0 = TOps.Load(kp), k1 = TOps.Load(kp + w);
+                kp += kw;
+                TV x = TOps.Create(q0[c]); c00 = TOps.MultiplyAdd(x, k0, c00); c01 = TOps.MultiplyAdd(x, k1, c01);
+                x = TOps.Create(q1[c]); c10 = TOps.MultiplyAdd(x, k0, c10); c11 = TOps.MultiplyAdd(x, k1, c11);
+                x = TOps.Create(q2[c]); c20 = TOps.MultiplyAdd(x, k0, c20); c21 = TOps.MultiplyAdd(x, k1, c21);
+                x = TOps.Create(q3[c]); c30 = TOps.MultiplyAdd(x, k0, c30); c31 = TOps.MultiplyAdd(x, k1, c31);
+            }
+            float* s = scores + j0;
+            TOps.Store(s, TOps.Multiply(c00, vs)); TOps.Store(s + w, TOps.Multiply(c01, vs));
+            s += tp;
+            TOps.Store(s, TOps.Multiply(c10, vs)); TOps.Store(s + w, TOps.Multiply(c11, vs));
+            s += tp;
+            TOps.Store(s, TOps.Multiply(c20, vs)); TOps.Store(s + w, TOps.Multiply(c21, vs));
+            s += tp;
+            TOps.Store(s, TOps.Multiply(c30, vs)); TOps.Store(s + w, TOps.Multiply(c31, vs));
+        }
+    }
+
+    /// <summary>out[r, c] = Σ_{j &lt; t} p[r, j]·V[j, c] for r &lt; rows, c &lt; hd; V read in place (leading dimension ld).</summary>
+    private static unsafe void Context<TOps, TV>(float* p, int tp, int rows, float* v, nint ld, int t, int hd, float* output, int ldo)
+        where TOps : ISimdOps<TV> where TV : struct
+    {
+        int w = TOps.Count;
+        float* p0 = p, p1 = p + tp, p2 = p + 2 * tp, p3 = p + 3 * tp;
+        int c0 = 0;
+        for (; c0 <= hd - 2 * w; c0 += 2 * w)
+        {
+            TV a00 = TOps.Zero, a01 = TOps.Zero, a10 = TOps.Zero, a11 = TOps.Zero;
+            TV a20 = TOps.Zero, a21 = TOps.Zero, a30 = TOps.Zero, a31 = TOps.Zero;
+            float* vp = v + c0;
+            for (nint j = 0; j < t; j++, vp += ld)
+            {
+                TV v0 = TOps.Load(vp), v1 = TOps.Load(vp + w);
+                TV x = TOps.Create(p0[j]); a00 = TOps.MultiplyAdd(x, v0, a00); a01 = TOps.MultiplyAdd(x, v1, a01);
+                x = TOps.Create(p1[j]); a10 = TOps.MultiplyAdd(x, v0, a10); a11 = TOps.MultiplyAdd(x, v1, a11);
+                x = TOps.Create(p2[j]); a20 = TOps.MultiplyAdd(x, v0, a20); a21 = TOps.MultiplyAdd(x, v1, a21);
+                x = TOps.Create(p3[j]); a30 = TOps.MultiplyAdd(x, v0, a30); a31 = TOps.MultiplyAdd(x, v1, a31);
+            }
+            float* o = output + c0;
+            TOps.Store(o, a00); TOps.Store(o + w, a01);
+            if (rows > 1) { o += ldo; TOps.Store(o, a10); TOps.Store(o + w, a11); }
+            if (rows > 2) { o += ldo; TOps.Store(o, a20); TOps.Store(o + w, a21); }
+            if (rows > 3) { o += ldo; TOps.Store(o, a30); TOps.Store(o + w, a31); }
+        }
+        for (; c0 <= hd - w; c0 += w)
+        {
+            TV a0 = TOps.Zero, a1 = TOps.Zero, a2 = TOps.Zero, a3 = TOps.Zero;
+            float* vp = v + c0;
+            for (nint j = 0; j < t; j++, vp += ld)
+            {
+                TV v0 = TOps.Load(vp);
+                a0 = TOps.MultiplyAdd(TOps.Create(p0[j]), v0, a0);
+                a1 = TOps.MultiplyAdd(TOps.Create(p1[j]), v0, a1);
+                a2 = TOps.MultiplyAdd(TOps.Create(p2[j]), v0, a2);
+                a3 = TOps.MultiplyAdd(TOps.Create(p3[j]), v0, a3);
+            }
+            float* o = output + c0;
+            TOps.Store(o, a0);
+            if (rows > 1) TOps.Store(o + ldo, a1);
+            if (rows > 2) TOps.Store(o + 2 * ldo, a2);
+            if (rows > 3) TOps.Store(o + 3 * ldo, a3);
+        }
+        for (; c0 < hd; c0++)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                float* pr = p + (nint)r * tp;
+                float acc = 0f;
+                float* vp = v + c0;
+                for (nint j = 0; j < t; j++, vp += ld) acc = float.MultiplyAddEstimate(pr[j], *vp, acc);
+                output[(nint)r * ldo + c0] = acc;
+            }
+        }
+    }
+}

@@ -1,0 +1,36 @@
+using System;
+
+namespace ViTMAE.Compiled.Kernels;
+
+/// <summary>What <see cref="PackedLinear.Forward"/> does with y = x·Wᵀ + b before it leaves the register tile.</summary>
+[Flags]
+public enum Epilogue
+{
+    /// <summary>output = x·Wᵀ + b.</summary>
+    None = 0,
+
+    /// <summary>output = act(x·Wᵀ + b); the activation is the <see cref="Kernels.Activation"/> argument.</summary>
+    Activation = 1,
+
+    /// <summary>output += x·Wᵀ + b (fuses the residual add). Combined with <see cref="Activation"/>: output += act(x·Wᵀ + b).</summary>
+    Accumulate = 2,
+}
+
+/// <summary>Element-wise activation functions (Hugging Face <c>hidden_act</c>).</summary>
+public enum Activation
+{
+    /// <summary>Identity; only valid without <see cref="Epilogue.Activation"/>.</summary>
+    None = 0,
+
+    /// <summary><c>gelu</c>: exact 0.5·x·(1 + erf(x/√2)).</summary>
+    GeluErf,
+
+    /// <summary><c>gelu_new</c>: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).</summary>
+    GeluTanh,
+
+    /// <summary><c>relu</c>: max(x, 0).</summary>
+    Relu,
+
+    /// <summary><c>selu</c> with PyTorch's alpha = 1.6732632423543772848170429916717 and scale = 1.0507009873554804934193349852946.</summary>
+    Selu,
+}

@@ -1,0 +1,104 @@
+using System;
+using System.Runtime.Intrinsics;
+
+namespace ViTMAE.Compiled.Kernels;
+
+/// <summary>
+/// Vectorised LayerNorm over the rows of [rows, dim]: two passes for the statistics (mean, then the biased variance
+/// Σ(x − mean)²/dim, which does not cancel like E[x²] − mean²), a third to normalise with gamma and beta. No allocation.
+/// </summary>
+public static class LayerNormKernel
+{
+    /// <summary>y[r,:] = (x[r,:] − mean)/sqrt(var + eps)·gamma + beta (biased variance, as PyTorch).</summary>
+    /// <param name="x">[rows, dim].</param>
+    /// <param name="gamma">[dim] (LayerNorm weight).</param>
+    /// <param name="beta">[dim] (LayerNorm bias).</param>
+    /// <param name="y">[rows, dim]; may be exactly the same memory as <paramref name="x"/> (in place), must not partly overlap it.</param>
+    /// <param name="rows">Number of rows (tokens).</param>
+    /// <param name="dim">Features per row.</param>
+    /// <param name="eps">layer_norm_eps from the config.</param>
+    public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> y, int rows, int dim, float eps)
+        => Forward(x, gamma, beta, y, rows, dim, eps, SimdPath.Auto);
+
+    internal static unsafe void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> y, int rows, int dim, float eps, SimdPath path)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(rows);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(dim);
+        long size = (long)rows * dim;
+        if (x.Length < size) throw new ArgumentException("x is shorter than rows × dim.", nameof(x));
+        if (y.Length < size) throw new ArgumentException("y is shorter than rows × dim.", nameof(y));
+        if (gamma.Length < dim) throw new ArgumentException("gamma is shorter than dim.", nameof(gamma));
+        if (beta.Length < dim) throw new ArgumentException("beta is shorter than dim.", nameof(beta));
+        if (rows == 0) return;
+        ReadOnlySpan<float> xs = x[..(int)size];
+        Span<float> ys = y[..(int)size];
+        if (xs.Overlaps(ys, out int offset) && offset != 0)
+            throw new ArgumentException("x and y partly overlap; use the same memory for in place or disjoint memory.", nameof(y));
+        fixed (float* px = xs)
+        fixed (float* pg = gamma)
+        fixed (float* pb = beta)
+        fixed (float* py = ys)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                nint o = (nint)r * dim;
+                switch (Simd.Resolve(path))
+                {
+                    case SimdPath.Vector512: Row<V512, Vector512<float>>(px + o, pg, pb, py + o, dim, eps); break;
+                    case SimdPath.Vector256: Row<V256, Vector256<float>>(px + o, pg, pb, py + o, dim, eps); break;
+                    case SimdPath.Vector128: Row<V128, Vector128<float>>(px + o, pg, pb, py + o, dim, eps); break;
+                    default: Row<Scalar, float>(px + o, pg, pb, py + o, dim, eps); break;
+                }
+            }
+        }
+    }
+
+    private static unsafe void Row<TOps, TV>(float* x, float* gamma, float* beta, float* y, int dim, float eps)
+        where TOps : ISimdOps<TV> where TV : struct
+    {
+        int w = TOps.Count;
+        int i = 0;
+        TV s0 = TOps.Zero, s1 = TOps.Zero;
+        for (; i <= dim - 2 * w; i += 2 * w)
+        {
+            s0 = TOps.Add(s0, TOps.Load(x + i));
+            s1 = TOps.Add(s1, TOps.Load(x + i + w));
+        }
+        for (; i <= dim - w; i += w) s0 = TOps.Add(s0, TOps.Load(x + i));
+        float sum = TOps.Sum(TOps.Add(s0, s1));
+        for (; i < dim; i++) sum += x[i];
+        float mean = sum / dim;
+
+        TV m = TOps.Create(mean);
+        TV v0 = TOps.Zero, v1 = TOps.Zero;
+        i = 0;
+        for (; i <= dim - 2 * w; i += 2 * w)
+        {
+            TV d0 = TOps.Subtract(TOps.Load(x + i), m);
+            TV d1 = TOps.Subtract(TOps.Load(x + i + w), m);
+            v0 = TOps.MultiplyAdd(d0, d0, v0);
+            v1 = TOps.MultiplyAdd(d1, d1, v1);
+        }
+        for (; i <= dim - w; i += w)
+        {
+            TV d0 = TOps.Subtract(TOps.Load(x + i), m);
+            v0 = TOps.MultiplyAdd(d0, d0, v0);
+        }
+        float sq = TOps.Sum(TOps.Add(v0, v1));
+        for (; i < dim; i++)
+        {
+            float d = x[i] - mean;
+            sq += d * d;
+        }
+        float rstd = 1f / MathF.Sqrt(sq / dim + eps);
+
+        TV rs = TOps.Create(rstd);
+        i = 0;
+        for (; i <= dim - w; i += w)
+        {
+            TV n = TOps.Multiply(TOps.Subtract(TOps.Load(x + i), m), rs);
+            TOps.Store(y + i, TOps.MultiplyAdd(n, TOps.Load(gamma + i), TOps.Load(beta + i)));
+        }
+        for (; i < dim; i++) y[i] = (x[i] - mean) * rstd * gamma[i] + beta[i];
+    }
+}

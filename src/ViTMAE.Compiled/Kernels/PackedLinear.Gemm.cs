@@ -1,0 +1,159 @@
+using System;
+using System.Runtime.CompilerServices;
+
+namespace ViTMAE.Compiled.Kernels;
+
+// The GEMM in three layers, as in MLAS: Run (blocking loop over panels and row blocks, epilogue routing),
+// Tile (dispatch on the row count of a block), MicroKernel (the register-blocked inner loop).
+public sealed unsafe partial class PackedLinear
+{
+    private readonly struct GemmArgs
+    {
+        public readonly float* A, Packed, Bias, C;
+        public readonly int M, N, K;
+        public readonly bool Accumulate;
+        public readonly Activation Activation;
+
+        public GemmArgs(float* a, float* packed, float* bias, float* c, int m, int n, int k, bool accumulate, Activation activation)
+        {
+            A = a; Packed = packed; Bias = bias; C = c; M = m; N = n; K = k; Accumulate = accumulate; Activation = activation;
+        }
+    }
+
+    /// <summary>Panel-outer, row-block-inner: one packed panel (K × NR) stays in L2 while every row block of A streams past it.</summary>
+    [SkipLocalsInit]
+    private static void Run<TOps, TV>(in GemmArgs g) where TOps : ISimdOps<TV> where TV : struct
+    {
+        int nr = 2 * TOps.Count;
+        float* tile = stackalloc float[MaxRows * MaxPanelWidth];
+        int panels = (g.N + nr - 1) / nr;
+        for (int panel = 0; panel < panels; panel++)
+        {
+            int j0 = panel * nr;
+            int cols = Math.Min(nr, g.N - j0);
+            float* b = g.Packed + (nint)panel * g.K * nr;
+            float* bias = g.Bias + j0;
+            // The tile goes through a stack buffer when the panel is only partly inside N, or when an activation must
+            // be applied before accumulating (the output then still holds the residual).
+            bool viaTile = cols < nr || (g.Accumulate && g.Activation != Activation.None);
+            for (int i0 = 0; i0 < g.M; i0 += MaxRows)
+            {
+                int rows = Math.Min(MaxRows, g.M - i0);
+                float* a = g.A + (nint)i0 * g.K;
+                float* c = g.C + (nint)i0 * g.N + j0;
+                if (!viaTile)
+                {
+                    Tile<TOps, TV>(rows, a, g.K, b, bias, c, g.N, g.Accumulate);
+                    if (g.Activation != Activation.None)
+                    {
+                        for (int r = 0; r < rows; r++)
+                            Activations.Apply<TOps, TV>(g.Activation, c + (nint)r * g.N, nr);
+                    }
+                }
+                else
+                {
+                    Tile<TOps, TV>(rows, a, g.K, b, bias, tile, nr, accumulate: false);
+                    FinishTile<TOps, TV>(tile, nr, rows, cols, c, g.N, g.Accumulate, g.Activation);
+                }
+            }
+        }
+    }
+
+    private static void FinishTile<TOps, TV>(float* tile, int nr, int rows, int cols, float* c, int ldc, bool accumulate, Activation activation)
+        where TOps : ISimdOps<TV> where TV : struct
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            Span<float> src = new(tile + r * nr, cols);
+            Span<float> dst = new(c + (nint)r * ldc, cols);
+            if (activation != Activation.None) Activations.Apply<TOps, TV>(activation, tile + r * nr, cols);
+            if (accumulate)
+            {
+                for (int j = 0; j < cols; j++) dst[j] += src[j];
+            }
+            else
+            {
+                src.CopyTo(dst);
+            }
+        }
+    }
+
+    private static void Tile<TOps, TV>(int rows, float* a, int k, float* b, float* bias, float* c, int ldc, bool accumulate)
+        where TOps : ISimdOps<TV> where TV : struct
+    {
+        switch (rows)
+        {
+            case 6: MicroKernel<TOps, TV, Rows6>(a, k, b, bias, c, ldc, accumulate); break;
+            case 5: MicroKernel<TOps, TV, Rows5>(a, k, b, bias, c, ldc, accumulate); break;
+            case 4: MicroKernel<TOps, TV, Rows4>(a, k, b, bias, c, ldc, accumulate); break;
+            case 3: MicroKernel<TOps, TV, Rows3>(a, k, b, bias, c, ldc, accumulate); break;
+            case 2: MicroKernel<TOps, TV, Rows2>(a, k, b, bias, c, ldc, accumulate); break;
+            default: MicroKernel<TOps, TV, Rows1>(a, k, b, bias, c, ldc, accumulate); break;
+        }
+    }
+
+    /// <summary>
+    /// C[R, NR] (=|+=) A[R, K]·P[K, NR] + bias[NR] with R = TRows.Value ≤ 6 rows of A (leading dimension K) and one packed
+    /// panel P (NR = 2 vectors). The tile lives in 2R accumulators for the whole K loop; rows beyond R are compiled away
+    /// because TRows is a struct constant.
+    /// </summary>
+    private static void MicroKernel<TOps, TV, TRows>(float* a, int k, float* b, float* bias, float* c, int ldc, bool accumulate)
+        where TOps : ISimdOps<TV> where TV : struct where TRows : IRowCount
+    {
+        int w = TOps.Count;
+        nint lda = k;
+        TV bias0 = TOps.Load(bias), bias1 = TOps.Load(bias + w);
+        TV c00 = bias0, c01 = bias1, c10 = bias0, c11 = bias1, c20 = bias0, c21 = bias1;
+        TV c30 = bias0, c31 = bias1, c40 = bias0, c41 = bias1, c50 = bias0, c51 = bias1;
+        float* a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda, a4 = a + 4 * lda, a5 = a + 5 * lda;
+        for (nint p = 0; p < k; p++)
+        {
+            TV b0 = TOps.Load(b), b1 = TOps.Load(b + w);
+            b += 2 * w;
+            TV x = TOps.Create(a0[p]);
+            c00 = TOps.MultiplyAdd(x, b0, c00); c01 = TOps.MultiplyAdd(x, b1, c01);
+            if (TRows.Value > 1) { x = TOps.Create(a1[p]); c10 = TOps.MultiplyAdd(x, b0, c10); c11 = TOps.MultiplyAdd(x, b1, c11); }
+            if (TRows.Value > 2) { x = TOps.Create(a2[p]); c20 = TOps.MultiplyAdd(x, b0, c20); c21 = TOps.MultiplyAdd(x, b1, c21); }
+            if (TRows.Value > 3) { x = TOps.Create(a3[p]); c30 = TOps.MultiplyAdd(x, b0, c30); c31 = TOps.MultiplyAdd(x, b1, c31); }
+            if (TRows.Value > 4) { x = TOps.Create(a4[p]); c40 = TOps.MultiplyAdd(x, b0, c40); c41 = TOps.MultiplyAdd(x, b1, c41); }
+            if (TRows.Value > 5) { x = TOps.Create(a5[p]); c50 = TOps.MultiplyAdd(x, b0, c50); c51 = TOps.MultiplyAdd(x, b1, c51); }
+        }
+        nint ld = ldc;
+        StoreRow<TOps, TV>(c, c00, c01, accumulate);
+        if (TRows.Value > 1) StoreRow<TOps, TV>(c + ld, c10, c11, accumulate);
+        if (TRows.Value > 2) StoreRow<TOps, TV>(c + 2 * ld, c20, c21, accumulate);
+        if (TRows.Value > 3) StoreRow<TOps, TV>(c + 3 * ld, c30, c31, accumulate);
+        if (TRows.Value > 4) StoreRow<TOps, TV>(c + 4 * ld, c40, c41, accumulate);
+        if (TRows.Value > 5) StoreRow<TOps, TV>(c + 5 * ld, c50, c51, accumulate);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow<TOps, TV>(float* c, TV v0, TV v1, bool accumulate) where TOps : ISimdOps<TV> where TV : struct
+    {
+        int w = TOps.Count;
+        if (accumulate)
+        {
+            v0 = TOps.Add(TOps.Load(c), v0);
+            v1 = TOps.Add(TOps.Load(c + w), v1);
+        }
+        TOps.Store(c, v0);
+        TOps.Store(c + w, v1);
+    }
+
+    private interface IRowCount
+    {
+        static abstract int Value { get; }
+    }
+
+    private readonly struct Rows1 : IRowCount { public static int Value => 1; }
+
+    private readonly struct Rows2 : IRowCount { public static int Value => 2; }
+
+    private readonly struct Rows3 : IRowCount { public static int Value => 3; }
+
+    private readonly struct Rows4 : IRowCount { public static int Value => 4; }
+
+    private readonly struct Rows5 : IRowCount { public static int Value => 5; }
+
+    private readonly struct Rows6 : IRowCount { public static int Value => 6; }
+}

@@ -1,0 +1,164 @@
+using System.Runtime.CompilerServices;
+
+namespace ViTMAE.Compiled.Kernels;
+
+/// <summary>
+/// Elementary functions on one vector, written once for every width (<see cref="ISimdOps{TV}"/>). Accuracy is
+/// pinned by tests against the double-precision oracles in <see cref="ReferenceKernels"/>.
+/// </summary>
+internal static class VectorMath
+{
+    // exp: Cody-Waite reduction x = n·ln2 + r, |r| ≤ ln2/2, degree-7 Taylor polynomial for e^r
+    // (truncation error r^8/8! ≤ 5e-9 relative), then scaling by 2^n as 2^n1·2^n2 (n1 + n2 = n, each in the
+    // exponent field's range), so results are right down to the subnormals and up to overflow.
+    private const float ExpMin = -104f;       // e^-104 < 2^-150 rounds to 0: clamping here returns exactly 0 below
+    private const float ExpMax = 89f;         // e^88.73 > float.MaxValue: overflows to +inf from there
+    private const float Log2E = 1.44269504088896341f;
+    private const float Ln2Hi = 0.693359375f;        // 355/512: n·Ln2Hi is exact for |n| ≤ 128
+    private const float Ln2Lo = -2.12194440e-4f;     // ln2 − Ln2Hi
+
+    /// <summary>e^x, max relative error ≈ 2 ulp (subnormal results included); x ≤ −104 gives 0, large x saturates to +inf; NaN propagates.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Exp<TOps, TV>(TV x) where TOps : ISimdOps<TV> where TV : struct
+    {
+        x = TOps.Min(TOps.Max(x, TOps.Create(ExpMin)), TOps.Create(ExpMax));
+        TV n = TOps.Round(TOps.Multiply(x, TOps.Create(Log2E)));
+        TV r = TOps.MultiplyAdd(n, TOps.Create(-Ln2Hi), x);
+        r = TOps.MultiplyAdd(n, TOps.Create(-Ln2Lo), r);
+        TV p = TOps.Create(1f / 5040f);
+        p = TOps.MultiplyAdd(p, r, TOps.Create(1f / 720f));
+        p = TOps.MultiplyAdd(p, r, TOps.Create(1f / 120f));
+        p = TOps.MultiplyAdd(p, r, TOps.Create(1f / 24f));
+        p = TOps.MultiplyAdd(p, r, TOps.Create(1f / 6f));
+        p = TOps.MultiplyAdd(p, r, TOps.Create(0.5f));
+        p = TOps.MultiplyAdd(p, r, TOps.Create(1f));
+        p = TOps.MultiplyAdd(p, r, TOps.Create(1f));
+        // n ∈ [−150, 128]: split into two halves in [−75, 64] so each 2^nᵢ is a normal float; the second
+        // multiplication rounds once into the subnormal range or overflows to +inf, as e^x should.
+        TV n1 = TOps.Round(TOps.Multiply(n, TOps.Create(0.5f)));
+        TV n2 = TOps.Subtract(n, n1);
+        return TOps.Multiply(TOps.Multiply(p, TOps.Pow2(n1)), TOps.Pow2(n2));
+    }
+
+    // erf: two regions, coefficients fitted (weighted least squares + Lawson iterations toward minimax, in
+    // double, against the series/continued-fraction oracle) and verified in float:
+    //   |x| < 1 : erf(x) = x + x·P(x²)                      (P has degree 6; x + x·P keeps the exact part exact)
+    //   |x| ≥ 1 : erf(x) = sign(x)·(1 − erfc(|x|)), erfc(t) = exp(−t² + G(u)), u = (min(t, 4.5) − 2.75)/1.75,
+    //             G(t) ≈ log(erfc(t)) + t² has degree 9 (relative error of erfc ≈ 1e-6 up to t = 4.5).
+    // Max abs error of erf over [−10, 10] in float: ≈ 6.7e-8 (≈ 1.1 ulp at 0.84).
+    private const float P0 = 0.12837917f, P1 = -0.37612626f, P2 = 0.112836f, P3 = -0.026854444f,
+        P4 = 0.005189535f, P5 = -0.0008020841f, P6 = 7.889119E-05f;
+
+    private const float G0 = -1.6416404f, G1 = -0.57143784f, G2 = 0.1491846f, G3 = -0.04787796f,
+        G4 = 0.015989402f, G5 = -0.005256909f, G6 = 0.0016582849f, G7 = -0.00049327046f,
+        G8 = 0.00012123301f, G9 = -1.5412792E-05f;
+
+    private const float GMid = 2.75f, GInvHalf = 0.5714286f, GMax = 4.5f;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV ErfSmallTail<TOps, TV>(TV x) where TOps : ISimdOps<TV> where TV : struct
+    {
+        // x·P(x²) — add x to get erf(x) for |x| < 1.
+        TV s = TOps.Multiply(x, x);
+        TV p = TOps.Create(P6);
+        p = TOps.MultiplyAdd(p, s, TOps.Create(P5));
+        p = TOps.MultiplyAdd(p, s, TOps.Create(P4));
+        p = TOps.MultiplyAdd(p, s, TOps.Create(P3));
+        p = TOps.MultiplyAdd(p, s, TOps.Create(P2));
+        p = TOps.MultiplyAdd(p, s, TOps.Create(P1));
+        p = TOps.MultiplyAdd(p, s, TOps.Create(P0));
+        return p;
+    }
+
+    /// <summary>erfc(t) for t ≥ 1 (t = |x|): exp(−t² + G(t)).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV ErfcLarge<TOps, TV>(TV t) where TOps : ISimdOps<TV> where TV : struct
+    {
+        TV u = TOps.Multiply(TOps.Subtract(TOps.Min(t, TOps.Create(GMax)), TOps.Create(GMid)), TOps.Create(GInvHalf));
+        TV g = TOps.Create(G9);
+        g = TOps.MultiplyAdd(g, u, TOps.Create(G8));
+        g = TOps.MultiplyAdd(g, u, TOps.Create(G7));
+        g = TOps.MultiplyAdd(g, u, TOps.Create(G6));
+        g = TOps.MultiplyAdd(g, u, TOps.Create(G5));
+        g = TOps.MultiplyAdd(g, u, TOps.Create(G4));
+        g = TOps.MultiplyAdd(g, u, TOps.Create(G3));
+        g = TOps.MultiplyAdd(g, u, TOps.Create(G2));
+        g = TOps.MultiplyAdd(g, u, TOps.Create(G1));
+        g = TOps.MultiplyAdd(g, u, TOps.Create(G0));
+        TV negT = TOps.Subtract(TOps.Zero, t);
+        return Exp<TOps, TV>(TOps.MultiplyAdd(negT, t, g));
+    }
+
+    /// <summary>erf(x), max abs error ≈ 7e-8.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Erf<TOps, TV>(TV x) where TOps : ISimdOps<TV> where TV : struct
+    {
+        TV t = TOps.Abs(x);
+        TV small = TOps.MultiplyAdd(x, ErfSmallTail<TOps, TV>(x), x);
+        TV large = TOps.CopySign(TOps.Subtract(TOps.Create(1f), ErfcLarge<TOps, TV>(t)), x);
+        return TOps.Select(TOps.LessThan(t, TOps.Create(1f)), small, large);
+    }
+
+    /// <summary>
+    /// Exact GELU 0.5·x·(1 + erf(x/√2)). For x/√2 ≤ −1 the factor 1 + erf is taken as erfc(|x|/√2) directly, so the
+    /// negative tail keeps its relative accuracy instead of cancelling.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV GeluErf<TOps, TV>(TV x) where TOps : ISimdOps<TV> where TV : struct
+    {
+        TV z = TOps.Multiply(x, TOps.Create(0.707106781186547524f));
+        TV t = TOps.Abs(z);
+        TV one = TOps.Create(1f);
+        TV hSmall = TOps.Add(one, TOps.MultiplyAdd(z, ErfSmallTail<TOps, TV>(z), z));
+        TV e = ErfcLarge<TOps, TV>(t);
+        TV hLarge = TOps.Select(TOps.LessThan(z, TOps.Zero), e, TOps.Subtract(TOps.Create(2f), e));
+        TV h = TOps.Select(TOps.LessThan(t, one), hSmall, hLarge);
+        return TOps.Multiply(TOps.Multiply(x, TOps.Create(0.5f)), h);
+    }
+
+    /// <summary>
+    /// Hugging Face gelu_new: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), evaluated as x / (1 + e^(−2u)),
+    /// which is the same function without the cancellation of 1 + tanh for negative x.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV GeluTanh<TOps, TV>(TV x) where TOps : ISimdOps<TV> where TV : struct
+    {
+        const float C = 0.797884560802865355f;        // √(2/π)
+        const float C3 = 0.797884560802865355f * 0.044715f;
+        TV x2 = TOps.Multiply(x, x);
+        TV u = TOps.Multiply(x, TOps.MultiplyAdd(x2, TOps.Create(C3), TOps.Create(C)));
+        TV e = Exp<TOps, TV>(TOps.Multiply(u, TOps.Create(-2f)));
+        return TOps.Divide(x, TOps.Add(TOps.Create(1f), e));
+    }
+
+    /// <summary>max(x, 0); NaN propagates.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Relu<TOps, TV>(TV x) where TOps : ISimdOps<TV> where TV : struct => TOps.Max(x, TOps.Zero);
+
+    /// <summary>e^x − 1 without cancellation near 0 (Taylor to x⁸ for |x| &lt; 0.35, e^x − 1 elsewhere), like PyTorch's expm1-based ELU/SELU.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV ExpM1<TOps, TV>(TV x) where TOps : ISimdOps<TV> where TV : struct
+    {
+        TV p = TOps.Create(1f / 40320f);
+        p = TOps.MultiplyAdd(p, x, TOps.Create(1f / 5040f));
+        p = TOps.MultiplyAdd(p, x, TOps.Create(1f / 720f));
+        p = TOps.MultiplyAdd(p, x, TOps.Create(1f / 120f));
+        p = TOps.MultiplyAdd(p, x, TOps.Create(1f / 24f));
+        p = TOps.MultiplyAdd(p, x, TOps.Create(1f / 6f));
+        p = TOps.MultiplyAdd(p, x, TOps.Create(0.5f));
+        TV small = TOps.MultiplyAdd(TOps.Multiply(p, x), x, x);
+        TV large = TOps.Subtract(Exp<TOps, TV>(x), TOps.Create(1f));
+        return TOps.Select(TOps.LessThan(TOps.Abs(x), TOps.Create(0.35f)), small, large);
+    }
+
+    /// <summary>SELU with PyTorch's constants: scale·x for x &gt; 0, scale·alpha·(e^x − 1) otherwise.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Selu<TOps, TV>(TV x) where TOps : ISimdOps<TV> where TV : struct
+    {
+        const float Scale = 1.0507009873554804934193349852946f;
+        const float AlphaScale = 1.6732632423543772848170429916717f * 1.0507009873554804934193349852946f;
+        TV neg = TOps.Multiply(ExpM1<TOps, TV>(TOps.Min(x, TOps.Zero)), TOps.Create(AlphaScale));
+        TV pos = TOps.Multiply(x, TOps.Create(Scale));
+        return TOps.Select(TOps.LessThan(TOps.Zero, x), pos, neg);
+    }
+}
