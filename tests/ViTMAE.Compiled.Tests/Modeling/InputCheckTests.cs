@@ -113,3 +113,67 @@ public class PositionInterpolationTests
         Assert.True(max <= 1e-5, "max abs error " + max);
     }
 }
+
+public class RandomInitTests
+{
+    [Fact]
+    public void SinCos_table_equals_the_hugging_face_initialisation_of_the_golden_encoder()
+    {
+        // The golden checkpoints hold HF's sin-cos table plus a small perturbation (~0.02), so a wrong formula, a swapped
+        // row/column order or a wrong frequency shows up as a large difference while ours stays within the noise.
+        using var model = ViTMAE.Compiled.Weights.SafeTensorsFile.Open(Tests.Weights.WeightsTestSupport.Golden("tiny-default/model.safetensors"));
+        float[] golden = model.ReadFloat32("vit.embeddings.position_embeddings");
+        float[] ours = RandomInit.SinCos2D(64, 4, addClsToken: true);
+        Assert.Equal(golden.Length, ours.Length);
+        double max = 0;
+        for (int i = 0; i < ours.Length; i++)
+        {
+            max = Math.Max(max, Math.Abs(golden[i] - ours[i]));
+        }
+
+        Assert.True(max < 0.15, "max abs error " + max);
+
+        // The same table with rows and columns swapped (a classic mistake) is far from the golden one.
+        float[] swapped = (float[])ours.Clone();
+        for (int row = 0; row < 4; row++)
+        {
+            for (int col = 0; col < 4; col++)
+            {
+                Array.Copy(ours, (1 + (col * 4) + row) * 64, swapped, (1 + (row * 4) + col) * 64, 64);
+            }
+        }
+
+        double swappedMax = 0;
+        for (int i = 0; i < ours.Length; i++)
+        {
+            swappedMax = Math.Max(swappedMax, Math.Abs(golden[i] - swapped[i]));
+        }
+
+        Assert.True(swappedMax > 0.5, "a row/column swap went unnoticed: " + swappedMax);
+    }
+
+    [Fact]
+    public void Checkpoint_has_every_tensor_of_the_layout_and_is_deterministic()
+    {
+        var spec = ViTMAE.Compiled.Configuration.ViTMAESpec.Parse(System.IO.File.ReadAllText(Tests.Weights.WeightsTestSupport.Golden("small-odd-default/config.json")));
+        string a = System.IO.Path.GetTempFileName(), b = System.IO.Path.GetTempFileName();
+        try
+        {
+            RandomInit.WriteCheckpoint(spec, a, seed: 3);
+            RandomInit.WriteCheckpoint(spec, b, seed: 3);
+            Assert.Equal(System.IO.File.ReadAllBytes(a), System.IO.File.ReadAllBytes(b));
+            using var source = ViTMAE.Compiled.Weights.WeightSource.Open(a);
+            using var golden = ViTMAE.Compiled.Weights.WeightSource.Open(Tests.Weights.WeightsTestSupport.Golden("small-odd-default/model.safetensors"));
+            Assert.Equal(System.Linq.Enumerable.Order(golden.Names, StringComparer.Ordinal), System.Linq.Enumerable.Order(source.Names, StringComparer.Ordinal));
+            foreach (string name in golden.Names)
+            {
+                Assert.Equal(System.Linq.Enumerable.ToArray(golden.GetInfo(name).Shape), System.Linq.Enumerable.ToArray(source.GetInfo(name).Shape));
+            }
+        }
+        finally
+        {
+            System.IO.File.Delete(a);
+            System.IO.File.Delete(b);
+        }
+    }
+}

@@ -1,0 +1,142 @@
+using System;
+using System.Collections.Generic;
+using ViTMAE.Compiled.Configuration;
+using ViTMAE.Compiled.Weights;
+
+namespace ViTMAE.Compiled.Modeling;
+
+/// <summary>
+/// A deterministic random initialisation in Hugging Face's scheme (<c>ViTMAEPreTrainedModel._init_weights</c>), for
+/// running and benchmarking a model without downloading weights: Linear weights ~ N(0, initializer_range), biases 0,
+/// LayerNorm weight 1 and bias 0, the patch projection Xavier-uniform, CLS and mask tokens ~ N(0, initializer_range),
+/// and both position tables the fixed 2-D sin-cos embedding. The output of such a model means nothing; its cost is real.
+/// </summary>
+public static class RandomInit
+{
+    /// <summary>Writes a <c>ViTMAEForPreTraining</c> checkpoint for <paramref name="spec"/> to <paramref name="path"/>.</summary>
+    public static void WriteCheckpoint(ViTMAESpec spec, string path, int seed = 0)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var random = new Random(seed);
+        var writer = new SafeTensorsWriter();
+        writer.AddMetadata("format", "pt");
+        writer.AddMetadata("generated_by", "ViTMAE.Compiled RandomInit seed " + seed.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        int d = spec.HiddenSize, dd = spec.DecoderHiddenSize, p = spec.PatchSize, c = spec.NumChannels;
+        double std = spec.InitializerRange;
+        int grid = spec.GridHeight;
+
+        double bound = Math.Sqrt(6.0 / ((c * p * p) + d)); // xavier_uniform_ on the [D, C·p·p] view
+        writer.AddFloat32("vit.embeddings.patch_embeddings.projection.weight", Uniform(random, d * c * p * p, bound), d, c, p, p);
+        writer.AddFloat32("vit.embeddings.patch_embeddings.projection.bias", new float[d], d);
+        writer.AddFloat32("vit.embeddings.cls_token", Normal(random, d, std), 1, 1, d);
+        writer.AddFloat32("vit.embeddings.position_embeddings", SinCos2D(d, grid, addClsToken: true), 1, spec.NumPatches + 1, d);
+        AddLayers(writer, random, "vit.encoder.layer.", spec.NumHiddenLayers, d, spec.IntermediateSize, spec.QkvBias, std);
+        writer.AddFloat32("vit.layernorm.weight", Ones(d), d);
+        writer.AddFloat32("vit.layernorm.bias", new float[d], d);
+
+        writer.AddFloat32("decoder.decoder_embed.weight", Normal(random, dd * d, std), dd, d);
+        writer.AddFloat32("decoder.decoder_embed.bias", new float[dd], dd);
+        writer.AddFloat32("decoder.mask_token", Normal(random, dd, std), 1, 1, dd);
+        writer.AddFloat32("decoder.decoder_pos_embed", SinCos2D(dd, grid, addClsToken: true), 1, spec.NumPatches + 1, dd);
+        AddLayers(writer, random, "decoder.decoder_layers.", spec.DecoderNumHiddenLayers, dd, spec.DecoderIntermediateSize, spec.QkvBias, std);
+        writer.AddFloat32("decoder.decoder_norm.weight", Ones(dd), dd);
+        writer.AddFloat32("decoder.decoder_norm.bias", new float[dd], dd);
+        writer.AddFloat32("decoder.decoder_pred.weight", Normal(random, spec.PatchDim * dd, std), spec.PatchDim, dd);
+        writer.AddFloat32("decoder.decoder_pred.bias", new float[spec.PatchDim], spec.PatchDim);
+        writer.WriteTo(path);
+    }
+
+    /// <summary>
+    /// Hugging Face's <c>get_2d_sincos_pos_embed(embed_dim, grid_size, add_cls_token)</c>: <c>[(1 +) G², D]</c>; the first
+    /// half of each row encodes the patch's column, the second half its row (HF's meshgrid puts width first), each half
+    /// as [sin(pos·ω), cos(pos·ω)] with ω_k = 1 / 10000^(k / (D/4)). The CLS row is zeros.
+    /// </summary>
+    public static float[] SinCos2D(int dim, int gridSize, bool addClsToken)
+    {
+        if (dim % 4 != 0)
+        {
+            throw new ArgumentException("the 2-D sin-cos table needs a dimension divisible by 4, got " + dim, nameof(dim));
+        }
+
+        int offset = addClsToken ? 1 : 0;
+        var table = new float[(offset + gridSize * gridSize) * dim];
+        int quarter = dim / 4;
+        for (int row = 0; row < gridSize; row++)
+        {
+            for (int col = 0; col < gridSize; col++)
+            {
+                int baseIndex = (offset + row * gridSize + col) * dim;
+                for (int k = 0; k < quarter; k++)
+                {
+                    double omega = 1.0 / Math.Pow(10000, k / (double)quarter);
+                    table[baseIndex + k] = (float)Math.Sin(col * omega);
+                    table[baseIndex + quarter + k] = (float)Math.Cos(col * omega);
+                    table[baseIndex + 2 * quarter + k] = (float)Math.Sin(row * omega);
+                    table[baseIndex + 3 * quarter + k] = (float)Math.Cos(row * omega);
+                }
+            }
+        }
+
+        return table;
+    }
+
+    private static void AddLayers(SafeTensorsWriter writer, Random random, string prefix, int layers, int hidden, int intermediate, bool qkvBias, double std)
+    {
+        var specs = new List<WeightSpec>();
+        for (int layer = 0; layer < layers; layer++)
+        {
+            WeightSpec.AddTransformerLayer(specs, prefix, layer, hidden, intermediate, qkvBias);
+        }
+
+        foreach (WeightSpec spec in specs)
+        {
+            int[] shape = new int[spec.Shape.Count];
+            for (int i = 0; i < shape.Length; i++)
+            {
+                shape[i] = spec.Shape[i];
+            }
+
+            int n = (int)spec.ElementCount;
+            float[] values = spec.Key.EndsWith(".bias", StringComparison.Ordinal) ? new float[n]
+                : spec.Key.Contains("layernorm", StringComparison.Ordinal) ? Ones(n)
+                : Normal(random, n, std);
+            writer.AddFloat32(spec.Key, values, shape);
+        }
+    }
+
+    private static float[] Ones(int n)
+    {
+        var values = new float[n];
+        Array.Fill(values, 1f);
+        return values;
+    }
+
+    private static float[] Uniform(Random random, int n, double bound)
+    {
+        var values = new float[n];
+        for (int i = 0; i < n; i++)
+        {
+            values[i] = (float)(((random.NextDouble() * 2) - 1) * bound);
+        }
+
+        return values;
+    }
+
+    /// <summary>N(0, std) by Box–Muller (deterministic for a seed; System.Random has no normal sampler).</summary>
+    private static float[] Normal(Random random, int n, double std)
+    {
+        var values = new float[n];
+        for (int i = 0; i < n; i += 2)
+        {
+            double u1 = 1.0 - random.NextDouble(), u2 = random.NextDouble();
+            double r = Math.Sqrt(-2.0 * Math.Log(u1)) * std;
+            values[i] = (float)(r * Math.Cos(2 * Math.PI * u2));
+            if (i + 1 < n)
+            {
+                values[i + 1] = (float)(r * Math.Sin(2 * Math.PI * u2));
+            }
+        }
+
+        return values;
+    }
+}
