@@ -48,8 +48,8 @@ namespace ViTMAE.Compiled.Generator
             w.Line("/// <summary>Loads the weights from an open source (a <c>ViTMAEForPreTraining</c> or <c>ViTMAEModel</c> checkpoint).</summary>");
             w.Line("public static " + c + " Load(global::ViTMAE.Compiled.Weights.WeightSource source) => new " + c + "(new " + Rt + "Checkpoint(source));");
             w.Line();
-            w.Line("/// <inheritdoc/>");
-            w.Line("public global::ViTMAE.Compiled.Configuration.ViTMAESpec Spec { get; } = new global::ViTMAE.Compiled.Configuration.ViTMAESpec");
+            w.Line("/// <summary>The configuration this class was compiled from, as a runtime value (e.g. to check or create weights).</summary>");
+            w.Line("public static global::ViTMAE.Compiled.Configuration.ViTMAESpec CompiledSpec { get; } = new global::ViTMAE.Compiled.Configuration.ViTMAESpec");
             w.Line("{");
             w.Line("    HiddenSize = HiddenSize, NumHiddenLayers = NumHiddenLayers, NumAttentionHeads = NumAttentionHeads, IntermediateSize = IntermediateSize,");
             w.Line("    HiddenAct = HiddenAct, HiddenDropoutProb = HiddenDropoutProb, AttentionProbsDropoutProb = AttentionProbsDropoutProb,");
@@ -58,6 +58,9 @@ namespace ViTMAE.Compiled.Generator
             w.Line("    DecoderHiddenSize = DecoderHiddenSize, DecoderNumHiddenLayers = DecoderNumHiddenLayers, DecoderIntermediateSize = DecoderIntermediateSize,");
             w.Line("    MaskRatio = MaskRatio, NormPixLoss = NormPixLoss,");
             w.Line("};");
+            w.Line();
+            w.Line("/// <inheritdoc/>");
+            w.Line("public global::ViTMAE.Compiled.Configuration.ViTMAESpec Spec => CompiledSpec;");
             w.Line();
             w.Line("/// <inheritdoc/>");
             w.Line("public bool HasDecoder => _decoderPred is not null;");

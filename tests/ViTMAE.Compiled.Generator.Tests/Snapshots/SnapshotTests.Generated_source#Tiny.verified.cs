@@ -264,8 +264,8 @@ namespace Consumer
         /// <summary>Loads the weights from an open source (a <c>ViTMAEForPreTraining</c> or <c>ViTMAEModel</c> checkpoint).</summary>
         public static Tiny Load(global::ViTMAE.Compiled.Weights.WeightSource source) => new Tiny(new global::ViTMAE.Compiled.Modeling.Checkpoint(source));
 
-        /// <inheritdoc/>
-        public global::ViTMAE.Compiled.Configuration.ViTMAESpec Spec { get; } = new global::ViTMAE.Compiled.Configuration.ViTMAESpec
+        /// <summary>The configuration this class was compiled from, as a runtime value (e.g. to check or create weights).</summary>
+        public static global::ViTMAE.Compiled.Configuration.ViTMAESpec CompiledSpec { get; } = new global::ViTMAE.Compiled.Configuration.ViTMAESpec
         {
             HiddenSize = HiddenSize, NumHiddenLayers = NumHiddenLayers, NumAttentionHeads = NumAttentionHeads, IntermediateSize = IntermediateSize,
             HiddenAct = HiddenAct, HiddenDropoutProb = HiddenDropoutProb, AttentionProbsDropoutProb = AttentionProbsDropoutProb,
@@ -274,6 +274,9 @@ namespace Consumer
             DecoderHiddenSize = DecoderHiddenSize, DecoderNumHiddenLayers = DecoderNumHiddenLayers, DecoderIntermediateSize = DecoderIntermediateSize,
             MaskRatio = MaskRatio, NormPixLoss = NormPixLoss,
         };
+
+        /// <inheritdoc/>
+        public global::ViTMAE.Compiled.Configuration.ViTMAESpec Spec => CompiledSpec;
 
         /// <inheritdoc/>
         public bool HasDecoder => _decoderPred is not null;

@@ -1,0 +1,22 @@
+using System;
+using System.CommandLine;
+using System.IO;
+using ViTMAE.Cli;
+
+// vitmae: the ViTMAE.Compiled command-line tool. Every command is a small class in Commands/; errors that come from
+// bad input (files, weights, arguments) print one line and exit 1, never a stack trace.
+var root = new RootCommand("ViTMAE.Compiled: facebook/vit-mae-base compiled to C# at build time.")
+{
+    InfoCommand.Create(),
+    BenchCommand.Create(),
+};
+
+try
+{
+    return root.Parse(args).Invoke();
+}
+catch (Exception ex) when (CliErrors.IsUserError(ex))
+{
+    Console.Error.WriteLine("vitmae: error: " + CliErrors.Describe(ex));
+    return 1;
+}
