@@ -13,7 +13,8 @@ var root = new RootCommand("ViTMAE.Compiled: facebook/vit-mae-base compiled to C
 
 try
 {
-    return root.Parse(args).Invoke();
+    // Our own handler below decides what is a user error (one line) and what is a bug (stack trace).
+    return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }
 catch (Exception ex) when (CliErrors.IsUserError(ex))
 {
