@@ -9,6 +9,7 @@ var root = new RootCommand("ViTMAE.Compiled: facebook/vit-mae-base compiled to C
 {
     InfoCommand.Create(),
     BenchCommand.Create(),
+    ExportOnnxCommand.Create(),
 };
 
 try
