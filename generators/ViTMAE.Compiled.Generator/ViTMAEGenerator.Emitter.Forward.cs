@@ -68,10 +68,13 @@ namespace ViTMAE.Compiled.Generator
             w.Line("/// <inheritdoc/>");
             w.Line("public global::System.ReadOnlySpan<(int Height, int Width)> Resolutions => s_resolutions;");
             w.Line();
-            w.Line("/// <summary>Creates a workspace for batches of up to <paramref name=\"maxBatch\"/> images; <paramref name=\"seed\"/> seeds the noise drawn when the caller passes none.</summary>");
-            w.Line("public Session CreateSession(int maxBatch = 1, int seed = 0) => new Session(this, maxBatch, seed);");
+            w.Line("/// <summary>");
+            w.Line("/// Creates a workspace for batches of up to <paramref name=\"maxBatch\"/> images; <paramref name=\"seed\"/> seeds the noise drawn");
+            w.Line("/// when the caller passes none; <paramref name=\"degreeOfParallelism\"/> threads share each call (0: every processor).");
+            w.Line("/// </summary>");
+            w.Line("public Session CreateSession(int maxBatch = 1, int seed = 0, int degreeOfParallelism = 0) => new Session(this, maxBatch, seed, degreeOfParallelism);");
             w.Line();
-            w.Line(Rt + "IViTMAESession " + Rt + "IViTMAEModel.CreateSession(int maxBatch, int seed) => CreateSession(maxBatch, seed);");
+            w.Line(Rt + "IViTMAESession " + Rt + "IViTMAEModel.CreateSession(int maxBatch, int seed, int degreeOfParallelism) => CreateSession(maxBatch, seed, degreeOfParallelism);");
             w.Line();
             EmitSession(w, c, plan);
             for (int i = 0; i < plan.Resolutions.Count; i++)
@@ -134,16 +137,22 @@ namespace ViTMAE.Compiled.Generator
             w.Open("public sealed class Session : " + Rt + "IViTMAESession");
             w.Line("private readonly " + c + " _model;");
             w.Line();
-            w.Open("internal Session(" + c + " model, int maxBatch, int seed)");
+            w.Open("internal Session(" + c + " model, int maxBatch, int seed, int degreeOfParallelism)");
             w.Line("_model = model;");
             w.Line("int scratch = global::System.Math.Max(");
             w.Line("    " + Kn + "AttentionKernel.ScratchLength(" + I(plan.MaxEncoderTokens) + ", HeadDim),");
             w.Line("    " + Kn + "AttentionKernel.ScratchLength(" + I(plan.MaxDecoderTokens) + ", DecoderHeadDim));");
-            w.Line("Workspace = new " + Rt + "Workspace(maxBatch, ArenaFloatsPerImage, " + I(plan.MaxNumPatches) + ", scratch, seed);");
+            w.Line("Workspace = new " + Rt + "Workspace(maxBatch, ArenaFloatsPerImage, " + I(plan.MaxNumPatches) + ", scratch, seed, degreeOfParallelism);");
             w.Close();
             w.Line();
             w.Line("/// <inheritdoc/>");
             w.Line("public int MaxBatch => Workspace.MaxBatch;");
+            w.Line();
+            w.Line("/// <inheritdoc/>");
+            w.Line("public int DegreeOfParallelism => Workspace.Pool.DegreeOfParallelism;");
+            w.Line();
+            w.Line("/// <summary>Stops the session's worker threads.</summary>");
+            w.Line("public void Dispose() => Workspace.Dispose();");
             w.Line();
             w.Line("internal " + Rt + "Workspace Workspace { get; }");
             w.Line();
@@ -276,7 +285,7 @@ namespace ViTMAE.Compiled.Generator
             w.Line("global::System.ReadOnlySpan<float> positions = m._decoderPositionEmbeddings![Resolution];");
             w.Line();
             w.Line("// Decoder input: decoder_embed on the encoder output (CLS included), mask tokens for removed patches, unshuffle, + positions.");
-            w.Line("m._decoderEmbed!.Forward(encoder.LastHiddenState.Span, tokens, batch * Tokens);");
+            w.Line("m._decoderEmbed!.Forward(encoder.LastHiddenState.Span, tokens, batch * Tokens, ws.Pool);");
             w.Open("for (int b = 0; b < batch; b++)");
             w.Line(Rt + "Blocks.Unshuffle(tokens.Slice(b * DecoderTokensFloats, DecoderTokensFloats), m._maskToken, positions, ws.Restore(b, Patches), Kept,");
             w.Line("    hidden.Slice(b * DecoderHiddenFloats, DecoderHiddenFloats));");
@@ -293,7 +302,7 @@ namespace ViTMAE.Compiled.Generator
             w.Line("// decoder_norm, then decoder_pred on the patch rows (the CLS row is dropped): logits [batch, Patches, PatchDim].");
             w.Line(Kn + "LayerNormKernel.Forward(hidden, m._decoderNormWeight, m._decoderNormBias, norm, batch * DecoderTokens, DecoderHiddenSize, (float)LayerNormEps);");
             w.Open("for (int b = 0; b < batch; b++)");
-            w.Line("m._decoderPred!.Forward(norm.Slice((b * DecoderTokens + 1) * DecoderHiddenSize, Patches * DecoderHiddenSize), logits.Slice(b * LogitsFloats, LogitsFloats), Patches);");
+            w.Line("m._decoderPred!.Forward(norm.Slice((b * DecoderTokens + 1) * DecoderHiddenSize, Patches * DecoderHiddenSize), logits.Slice(b * LogitsFloats, LogitsFloats), Patches, ws.Pool);");
             w.Close();
             w.Line();
             w.Line("// Loss: per-patch MSE against the patchified pixels (normalised per patch when norm_pix_loss), mean over removed patches.");
@@ -321,7 +330,7 @@ namespace ViTMAE.Compiled.Generator
             w.Close();
             w.Line();
             w.Line("// Patch projection + bias: [batch * Patches, PatchDim] x [PatchDim -> HiddenSize].");
-            w.Line("m._patchEmbedding.Forward(patches, embeddings, batch * Patches);");
+            w.Line("m._patchEmbedding.Forward(patches, embeddings, batch * Patches, ws.Pool);");
             w.Open("for (int b = 0; b < batch; b++)");
             w.Line("// Positions are added before masking; each image then keeps its Kept lowest-noise patches, in noise order.");
             w.Line("global::System.Span<float> e = embeddings.Slice(b * EmbeddingsFloats, EmbeddingsFloats);");
@@ -348,17 +357,17 @@ namespace ViTMAE.Compiled.Generator
             w.Line();
             w.Line("// Attention block: LayerNorm, fused Q|K|V, attention per image (all heads), output projection + residual.");
             w.Line(Kn + "LayerNormKernel.Forward(x, w.LayerNormBeforeWeight, w.LayerNormBeforeBias, norm, rows, " + hidden + ", (float)LayerNormEps);");
-            w.Line("w.Qkv.Forward(norm, qkv, rows);");
+            w.Line("w.Qkv.Forward(norm, qkv, rows, ws.Pool);");
             w.Open("for (int b = 0; b < batch; b++)");
             w.Line(Kn + "AttentionKernel.Forward(qkv.Slice(b * " + qkv + "Floats, " + qkv + "Floats), context.Slice(b * " + context + "Floats, " + context + "Floats),");
-            w.Line("    " + tokens + ", " + heads + ", " + headDim + ", headMask, " + Rt + "Blocks.Entry(probs, b, " + attention + "), ws.AttentionScratch);");
+            w.Line("    " + tokens + ", " + heads + ", " + headDim + ", headMask, " + Rt + "Blocks.Entry(probs, b, " + attention + "), ws.AttentionScratch, ws.Pool);");
             w.Close();
-            w.Line("w.AttentionOutput.Forward(context, x, rows, " + Kn + "Epilogue.Accumulate);");
+            w.Line("w.AttentionOutput.Forward(context, x, rows, ws.Pool, " + Kn + "Epilogue.Accumulate);");
             w.Line();
             w.Line("// MLP block: LayerNorm, intermediate + " + s.HiddenAct + " (fused epilogue), output projection + residual.");
             w.Line(Kn + "LayerNormKernel.Forward(x, w.LayerNormAfterWeight, w.LayerNormAfterBias, norm, rows, " + hidden + ", (float)LayerNormEps);");
-            w.Line("w.Intermediate.Forward(norm, mlp, rows, " + Kn + "Epilogue.Activation, " + Kn + "Activation." + act + ");");
-            w.Line("w.Output.Forward(mlp, x, rows, " + Kn + "Epilogue.Accumulate);");
+            w.Line("w.Intermediate.Forward(norm, mlp, rows, ws.Pool, " + Kn + "Epilogue.Activation, " + Kn + "Activation." + act + ");");
+            w.Line("w.Output.Forward(mlp, x, rows, ws.Pool, " + Kn + "Epilogue.Accumulate);");
             w.Close();
         }
 

@@ -169,6 +169,20 @@ public sealed class GeneratedModelTests : IClassFixture<GeneratedModelTests.Tiny
     }
 
     [Fact]
+    public void Results_do_not_depend_on_the_thread_count()
+    {
+        float[] Logits(int threads)
+        {
+            using IViTMAESession session = _tiny.Model.CreateSession(maxBatch: 1, seed: 0, degreeOfParallelism: threads);
+            return session.ForwardPreTraining(new ViTMAEInputs(_tiny.Pixels, 1) { Noise = _tiny.Noise }).Logits.ToArray();
+        }
+
+        float[] one = Logits(1);
+        Assert.Equal(one, Logits(2));
+        Assert.Equal(one, Logits(3));
+    }
+
+    [Fact]
     public void Steady_state_forward_allocates_nothing()
     {
         IViTMAESession session = _tiny.Model.CreateSession();

@@ -88,11 +88,86 @@ public static class AttentionKernel
     private readonly unsafe struct Args
     {
         public readonly float* Qkv, Context, HeadMask, Probs, Scratch;
-        public readonly int Tokens, Heads, HeadDim;
+        public readonly int Tokens, Heads, HeadDim, HeadStart, HeadEnd;
 
         public Args(float* qkv, float* context, int tokens, int heads, int headDim, float* headMask, float* probs, float* scratch)
+            : this(qkv, context, tokens, heads, headDim, headMask, probs, scratch, 0, heads)
+        {
+        }
+
+        public Args(float* qkv, float* context, int tokens, int heads, int headDim, float* headMask, float* probs, float* scratch, int headStart, int headEnd)
         {
             Qkv = qkv; Context = context; Tokens = tokens; Heads = heads; HeadDim = headDim; HeadMask = headMask; Probs = probs; Scratch = scratch;
+            HeadStart = headStart; HeadEnd = headEnd;
+        }
+
+        /// <summary>The same call restricted to heads [start, end) with its own scratch.</summary>
+        public Args ForHeads(int start, int end, float* scratch) => new(Qkv, Context, Tokens, Heads, HeadDim, HeadMask, Probs, scratch, start, end);
+    }
+
+    /// <summary>
+    /// Like <see cref="Forward(ReadOnlySpan{float}, Span{float}, int, int, int, ReadOnlySpan{float}, Span{float}, Span{float})"/>,
+    /// with the heads shared among the workers of <paramref name="pool"/>; <paramref name="scratch"/> must hold
+    /// <c>pool.DegreeOfParallelism × ScratchLength(tokens, headDim)</c> floats (one slice per worker). Each head is
+    /// computed exactly as in the serial call, so the result does not depend on the number of workers.
+    /// </summary>
+    public static unsafe void Forward(ReadOnlySpan<float> qkv, Span<float> context, int tokens, int heads, int headDim,
+        ReadOnlySpan<float> headMask, Span<float> probs, Span<float> scratch, Threading.ComputePool pool)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
+        int workers = Math.Min(pool.DegreeOfParallelism, heads);
+        int perWorker = ScratchLength(tokens, headDim);
+        if (workers <= 1 || tokens == 0)
+        {
+            Forward(qkv, context, tokens, heads, headDim, headMask, probs, scratch[..Math.Min(scratch.Length, perWorker)]);
+            return;
+        }
+
+        // Validate once through the serial entry's checks on head 0's slice layout, then fan out.
+        long d = (long)heads * headDim;
+        if (qkv.Length < tokens * 3 * d) throw new ArgumentException("qkv is shorter than tokens × 3·heads·headDim.", nameof(qkv));
+        if (context.Length < tokens * d) throw new ArgumentException("context is shorter than tokens × heads·headDim.", nameof(context));
+        if (!headMask.IsEmpty && headMask.Length < heads) throw new ArgumentException("headMask is shorter than heads.", nameof(headMask));
+        if (!probs.IsEmpty && probs.Length < (long)heads * tokens * tokens) throw new ArgumentException("probs is shorter than heads × T × T.", nameof(probs));
+        if (scratch.Length < (long)perWorker * pool.DegreeOfParallelism) throw new ArgumentException($"scratch needs {perWorker} floats per worker.", nameof(scratch));
+        fixed (float* pq = qkv)
+        fixed (float* pc = context)
+        fixed (float* pm = headMask)
+        fixed (float* pp = probs)
+        fixed (float* ps = scratch)
+        {
+            ParallelAttention work = ParallelAttention.ForThisThread;
+            work.Arguments = new Args(pq, pc, tokens, heads, headDim, headMask.IsEmpty ? null : pm, probs.IsEmpty ? null : pp, ps);
+            work.ScratchPerWorker = perWorker;
+            work.Path = Simd.Resolve(SimdPath.Auto);
+            pool.Run(work);
+        }
+    }
+
+    /// <summary>The fan-out of one attention call; one instance per calling thread, reused (no allocation per call).</summary>
+    private sealed unsafe class ParallelAttention : Threading.IParallelWork
+    {
+        [ThreadStatic]
+        private static ParallelAttention? t_instance;
+
+        public Args Arguments;
+        public int ScratchPerWorker;
+        public SimdPath Path;
+
+        public static ParallelAttention ForThisThread => t_instance ??= new ParallelAttention();
+
+        public void Execute(int worker, int workers)
+        {
+            (int start, int end) = Threading.ComputePool.Share(Arguments.Heads, worker, workers);
+            if (start >= end) return;
+            Args mine = Arguments.ForHeads(start, end, Arguments.Scratch + (nint)worker * ScratchPerWorker);
+            switch (Path)
+            {
+                case SimdPath.Vector512: Run<V512, Vector512<float>>(in mine); break;
+                case SimdPath.Vector256: Run<V256, Vector256<float>>(in mine); break;
+                case SimdPath.Vector128: Run<V128, Vector128<float>>(in mine); break;
+                default: Run<Scalar, float>(in mine); break;
+            }
         }
     }
 
@@ -104,7 +179,7 @@ public static class AttentionKernel
         float* keys = a.Scratch;                   // [tp / kw panels][hd][kw]
         float* scores = a.Scratch + (nint)hd * tp; // [QueryBlock][tp]
         float scale = (float)(1.0 / Math.Sqrt(hd));
-        for (int h = 0; h < a.Heads; h++)
+        for (int h = a.HeadStart; h < a.HeadEnd; h++)
         {
             float* qh = a.Qkv + (nint)h * hd;
             float* kh = qh + d;

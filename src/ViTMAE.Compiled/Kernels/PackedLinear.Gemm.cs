@@ -13,11 +13,21 @@ public sealed unsafe partial class PackedLinear
         public readonly int M, N, K;
         public readonly bool Accumulate;
         public readonly Activation Activation;
+        public readonly int PanelStart, PanelEnd;
 
         public GemmArgs(float* a, float* packed, float* bias, float* c, int m, int n, int k, bool accumulate, Activation activation)
+            : this(a, packed, bias, c, m, n, k, accumulate, activation, 0, int.MaxValue)
+        {
+        }
+
+        private GemmArgs(float* a, float* packed, float* bias, float* c, int m, int n, int k, bool accumulate, Activation activation, int panelStart, int panelEnd)
         {
             A = a; Packed = packed; Bias = bias; C = c; M = m; N = n; K = k; Accumulate = accumulate; Activation = activation;
+            PanelStart = panelStart; PanelEnd = panelEnd;
         }
+
+        /// <summary>The same product restricted to the panels [start, end) (columns of the output).</summary>
+        public GemmArgs ForPanels(int start, int end) => new(A, Packed, Bias, C, M, N, K, Accumulate, Activation, start, end);
     }
 
     /// <summary>Panel-outer, row-block-inner: one packed panel (K × NR) stays in L2 while every row block of A streams past it.</summary>
@@ -26,8 +36,8 @@ public sealed unsafe partial class PackedLinear
     {
         int nr = 2 * TOps.Count;
         float* tile = stackalloc float[MaxRows * MaxPanelWidth];
-        int panels = (g.N + nr - 1) / nr;
-        for (int panel = 0; panel < panels; panel++)
+        int panels = Math.Min((g.N + nr - 1) / nr, g.PanelEnd);
+        for (int panel = g.PanelStart; panel < panels; panel++)
         {
             int j0 = panel * nr;
             int cols = Math.Min(nr, g.N - j0);

@@ -7,7 +7,7 @@ namespace ViTMAE.Compiled.Kernels;
 
 /// <summary>
 /// A Linear layer y = x·Wᵀ + b whose weight is packed once, at load, into the panel layout of the GEMM micro-kernel.
-/// Immutable after construction and safe to share between threads; <see cref="Forward"/> allocates nothing.
+/// Immutable after construction and safe to share between threads; <see cref="Forward(ReadOnlySpan{float}, Span{float}, int, Epilogue, Activation)"/> allocates nothing.
 /// </summary>
 /// <remarks>
 /// <para>Layout: W [N, K] (Hugging Face / PyTorch Linear) is stored as ⌈N/NR⌉ panels of Wᵀ, each K rows of NR
@@ -122,7 +122,10 @@ public sealed unsafe partial class PackedLinear
     /// output = act(y); <see cref="Epilogue.Accumulate"/>: output += y; both flags: output += act(y).</param>
     /// <param name="activation">The activation for <see cref="Epilogue.Activation"/>; must be
     /// <see cref="Activation.None"/> exactly when that flag is absent.</param>
-    public void Forward(ReadOnlySpan<float> input, Span<float> output, int m, Epilogue epilogue = Epilogue.None, Activation activation = Activation.None)
+    public void Forward(ReadOnlySpan<float> input, Span<float> output, int m, Epilogue epilogue = Epilogue.None, Activation activation = Activation.None) =>
+        ForwardCore(input, output, m, epilogue, activation, pool: null);
+
+    private void ForwardCore(ReadOnlySpan<float> input, Span<float> output, int m, Epilogue epilogue, Activation activation, Threading.ComputePool? pool)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(m);
         if ((epilogue & ~(Epilogue.Activation | Epilogue.Accumulate)) != 0)
@@ -138,17 +141,72 @@ public sealed unsafe partial class PackedLinear
         if (usedIn.Overlaps(usedOut)) throw new ArgumentException("Input and output overlap.", nameof(output));
 
         bool accumulate = (epilogue & Epilogue.Accumulate) != 0;
+        int panels = (OutFeatures + _panelWidth - 1) / _panelWidth;
+        bool parallel = pool is not null && pool.DegreeOfParallelism > 1 && panels > 1 && (long)m * OutFeatures * InFeatures >= ParallelThreshold;
         fixed (float* a = usedIn)
         fixed (float* c = usedOut)
         fixed (float* storage = _storage)
         {
             var args = new GemmArgs(a, storage + _weightOffset, storage + _biasOffset, c, m, OutFeatures, InFeatures, accumulate, activation);
-            switch (_path)
+            if (parallel)
             {
-                case SimdPath.Vector512: Run<V512, Vector512<float>>(in args); break;
-                case SimdPath.Vector256: Run<V256, Vector256<float>>(in args); break;
-                case SimdPath.Vector128: Run<V128, Vector128<float>>(in args); break;
-                default: Run<Scalar, float>(in args); break;
+                // Columns (packed panels) are shared among the workers: each output element is computed by one worker
+                // exactly as in the serial loop, so results do not depend on the thread count.
+                ParallelGemm work = ParallelGemm.ForThisThread;
+                work.Arguments = args;
+                work.Panels = panels;
+                work.Path = _path;
+                pool!.Run(work);
+            }
+            else
+            {
+                Dispatch(_path, in args);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Like <see cref="Forward(ReadOnlySpan{float}, Span{float}, int, Epilogue, Activation)"/>, with the output columns
+    /// shared among the workers of <paramref name="pool"/> (serial below ~64 K multiply-adds, where a fan-out costs more
+    /// than it saves).
+    /// </summary>
+    public void Forward(ReadOnlySpan<float> input, Span<float> output, int m, Threading.ComputePool pool, Epilogue epilogue = Epilogue.None, Activation activation = Activation.None)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
+        ForwardCore(input, output, m, epilogue, activation, pool);
+    }
+
+    private const long ParallelThreshold = 1 << 16;
+
+    private static void Dispatch(SimdPath path, in GemmArgs args)
+    {
+        switch (path)
+        {
+            case SimdPath.Vector512: Run<V512, Vector512<float>>(in args); break;
+            case SimdPath.Vector256: Run<V256, Vector256<float>>(in args); break;
+            case SimdPath.Vector128: Run<V128, Vector128<float>>(in args); break;
+            default: Run<Scalar, float>(in args); break;
+        }
+    }
+
+    /// <summary>The fan-out of one GEMM; one instance per calling thread, reused (no allocation per call).</summary>
+    private sealed class ParallelGemm : Threading.IParallelWork
+    {
+        [ThreadStatic]
+        private static ParallelGemm? t_instance;
+
+        public GemmArgs Arguments;
+        public int Panels;
+        public SimdPath Path;
+
+        public static ParallelGemm ForThisThread => t_instance ??= new ParallelGemm();
+
+        public void Execute(int worker, int workers)
+        {
+            (int start, int end) = Threading.ComputePool.Share(Panels, worker, workers);
+            if (start < end)
+            {
+                Dispatch(Path, Arguments.ForPanels(start, end));
             }
         }
     }

@@ -84,15 +84,22 @@ public interface IViTMAEModel
     /// <summary>Input resolutions (height, width) this class was compiled for: the config's, then declared extras.</summary>
     ReadOnlySpan<(int Height, int Width)> Resolutions { get; }
 
-    /// <summary>Creates a workspace for batches of up to <paramref name="maxBatch"/> images; <paramref name="seed"/> seeds its noise.</summary>
-    IViTMAESession CreateSession(int maxBatch = 1, int seed = 0);
+    /// <summary>
+    /// Creates a workspace for batches of up to <paramref name="maxBatch"/> images; <paramref name="seed"/> seeds its
+    /// noise; <paramref name="degreeOfParallelism"/> threads share each call (0: every processor). Dispose it to stop
+    /// its threads.
+    /// </summary>
+    IViTMAESession CreateSession(int maxBatch = 1, int seed = 0, int degreeOfParallelism = 0);
 }
 
 /// <summary>A per-caller workspace: owns all scratch memory, reused by every call; not thread-safe.</summary>
-public interface IViTMAESession
+public interface IViTMAESession : IDisposable
 {
     /// <summary>Largest batch this session accepts.</summary>
     int MaxBatch { get; }
+
+    /// <summary>Threads that share each call (the caller included).</summary>
+    int DegreeOfParallelism { get; }
 
     /// <summary><c>ViTMAEModel.forward</c>: embeddings, random masking, encoder, final LayerNorm.</summary>
     ViTMAEModelOutput Forward(in ViTMAEInputs inputs);

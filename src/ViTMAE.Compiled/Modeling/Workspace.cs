@@ -8,7 +8,7 @@ namespace ViTMAE.Compiled.Modeling;
 /// a batch of B images sits at B × its per-image offset), the masking indices, the attention scratch, and the
 /// optional outputs (allocated the first time they are requested, then reused). Nothing is allocated per call.
 /// </summary>
-public sealed class Workspace
+public sealed class Workspace : IDisposable
 {
     private readonly Random _random;
     private float[]? _hiddenStates, _attentions, _decoderHiddenStates, _decoderAttentions;
@@ -17,9 +17,10 @@ public sealed class Workspace
     /// <param name="maxBatch">Largest batch.</param>
     /// <param name="arenaFloatsPerImage">Arena floats per image (the plan's, over all resolutions).</param>
     /// <param name="maxPatches">Largest L over the resolutions.</param>
-    /// <param name="attentionScratchFloats">Scratch of the attention kernel for the longest sequence.</param>
+    /// <param name="attentionScratchFloats">Scratch of the attention kernel for the longest sequence (per worker).</param>
     /// <param name="seed">Seed of the noise drawn when the caller gives none.</param>
-    public Workspace(int maxBatch, int arenaFloatsPerImage, int maxPatches, int attentionScratchFloats, int seed)
+    /// <param name="degreeOfParallelism">Workers of the session's <see cref="Threading.ComputePool"/>: 0 for every processor, 1 for none.</param>
+    public Workspace(int maxBatch, int arenaFloatsPerImage, int maxPatches, int attentionScratchFloats, int seed, int degreeOfParallelism = 1)
     {
         if (maxBatch < 1)
         {
@@ -38,9 +39,16 @@ public sealed class Workspace
         IdsRestore = new int[maxBatch * maxPatches];
         SortScratch = new ulong[maxPatches];
         NoiseBuffer = new float[maxBatch * maxPatches];
-        AttentionScratch = new float[attentionScratchFloats];
         _random = new Random(seed);
+        Pool = new Threading.ComputePool(degreeOfParallelism);
+        AttentionScratch = new float[attentionScratchFloats * Pool.DegreeOfParallelism];
     }
+
+    /// <summary>The session's worker team (the calling thread is worker 0).</summary>
+    public Threading.ComputePool Pool { get; }
+
+    /// <summary>Stops the session's worker threads.</summary>
+    public void Dispose() => Pool.Dispose();
 
     /// <summary>Largest batch.</summary>
     public int MaxBatch { get; }
@@ -57,7 +65,7 @@ public sealed class Workspace
     /// <summary>Work space of the masking sort.</summary>
     public ulong[] SortScratch { get; }
 
-    /// <summary>Work space of the attention kernel.</summary>
+    /// <summary>Work space of the attention kernel, one slice per worker.</summary>
     public float[] AttentionScratch { get; }
 
     private float[] NoiseBuffer { get; }

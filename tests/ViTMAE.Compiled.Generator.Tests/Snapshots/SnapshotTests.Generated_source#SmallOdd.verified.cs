@@ -284,10 +284,13 @@ namespace Consumer
         /// <inheritdoc/>
         public global::System.ReadOnlySpan<(int Height, int Width)> Resolutions => s_resolutions;
 
-        /// <summary>Creates a workspace for batches of up to <paramref name="maxBatch"/> images; <paramref name="seed"/> seeds the noise drawn when the caller passes none.</summary>
-        public Session CreateSession(int maxBatch = 1, int seed = 0) => new Session(this, maxBatch, seed);
+        /// <summary>
+        /// Creates a workspace for batches of up to <paramref name="maxBatch"/> images; <paramref name="seed"/> seeds the noise drawn
+        /// when the caller passes none; <paramref name="degreeOfParallelism"/> threads share each call (0: every processor).
+        /// </summary>
+        public Session CreateSession(int maxBatch = 1, int seed = 0, int degreeOfParallelism = 0) => new Session(this, maxBatch, seed, degreeOfParallelism);
 
-        global::ViTMAE.Compiled.Modeling.IViTMAESession global::ViTMAE.Compiled.Modeling.IViTMAEModel.CreateSession(int maxBatch, int seed) => CreateSession(maxBatch, seed);
+        global::ViTMAE.Compiled.Modeling.IViTMAESession global::ViTMAE.Compiled.Modeling.IViTMAEModel.CreateSession(int maxBatch, int seed, int degreeOfParallelism) => CreateSession(maxBatch, seed, degreeOfParallelism);
 
         /// <summary>
         /// A per-caller workspace: the activation arena (14704 floats per image), masking indices and
@@ -298,17 +301,23 @@ namespace Consumer
         {
             private readonly SmallOdd _model;
 
-            internal Session(SmallOdd model, int maxBatch, int seed)
+            internal Session(SmallOdd model, int maxBatch, int seed, int degreeOfParallelism)
             {
                 _model = model;
                 int scratch = global::System.Math.Max(
                     global::ViTMAE.Compiled.Kernels.AttentionKernel.ScratchLength(4, HeadDim),
                     global::ViTMAE.Compiled.Kernels.AttentionKernel.ScratchLength(10, DecoderHeadDim));
-                Workspace = new global::ViTMAE.Compiled.Modeling.Workspace(maxBatch, ArenaFloatsPerImage, 9, scratch, seed);
+                Workspace = new global::ViTMAE.Compiled.Modeling.Workspace(maxBatch, ArenaFloatsPerImage, 9, scratch, seed, degreeOfParallelism);
             }
 
             /// <inheritdoc/>
             public int MaxBatch => Workspace.MaxBatch;
+
+            /// <inheritdoc/>
+            public int DegreeOfParallelism => Workspace.Pool.DegreeOfParallelism;
+
+            /// <summary>Stops the session's worker threads.</summary>
+            public void Dispose() => Workspace.Dispose();
 
             internal global::ViTMAE.Compiled.Modeling.Workspace Workspace { get; }
 
@@ -408,7 +417,7 @@ namespace Consumer
                 global::System.ReadOnlySpan<float> positions = m._decoderPositionEmbeddings![Resolution];
 
                 // Decoder input: decoder_embed on the encoder output (CLS included), mask tokens for removed patches, unshuffle, + positions.
-                m._decoderEmbed!.Forward(encoder.LastHiddenState.Span, tokens, batch * Tokens);
+                m._decoderEmbed!.Forward(encoder.LastHiddenState.Span, tokens, batch * Tokens, ws.Pool);
                 for (int b = 0; b < batch; b++)
                 {
                     global::ViTMAE.Compiled.Modeling.Blocks.Unshuffle(tokens.Slice(b * DecoderTokensFloats, DecoderTokensFloats), m._maskToken, positions, ws.Restore(b, Patches), Kept,
@@ -428,7 +437,7 @@ namespace Consumer
                 global::ViTMAE.Compiled.Kernels.LayerNormKernel.Forward(hidden, m._decoderNormWeight, m._decoderNormBias, norm, batch * DecoderTokens, DecoderHiddenSize, (float)LayerNormEps);
                 for (int b = 0; b < batch; b++)
                 {
-                    m._decoderPred!.Forward(norm.Slice((b * DecoderTokens + 1) * DecoderHiddenSize, Patches * DecoderHiddenSize), logits.Slice(b * LogitsFloats, LogitsFloats), Patches);
+                    m._decoderPred!.Forward(norm.Slice((b * DecoderTokens + 1) * DecoderHiddenSize, Patches * DecoderHiddenSize), logits.Slice(b * LogitsFloats, LogitsFloats), Patches, ws.Pool);
                 }
 
                 // Loss: per-patch MSE against the patchified pixels (normalised per patch when norm_pix_loss), mean over removed patches.
@@ -455,7 +464,7 @@ namespace Consumer
                 }
 
                 // Patch projection + bias: [batch * Patches, PatchDim] x [PatchDim -> HiddenSize].
-                m._patchEmbedding.Forward(patches, embeddings, batch * Patches);
+                m._patchEmbedding.Forward(patches, embeddings, batch * Patches, ws.Pool);
                 for (int b = 0; b < batch; b++)
                 {
                     // Positions are added before masking; each image then keeps its Kept lowest-noise patches, in noise order.
@@ -479,18 +488,18 @@ namespace Consumer
 
                 // Attention block: LayerNorm, fused Q|K|V, attention per image (all heads), output projection + residual.
                 global::ViTMAE.Compiled.Kernels.LayerNormKernel.Forward(x, w.LayerNormBeforeWeight, w.LayerNormBeforeBias, norm, rows, HiddenSize, (float)LayerNormEps);
-                w.Qkv.Forward(norm, qkv, rows);
+                w.Qkv.Forward(norm, qkv, rows, ws.Pool);
                 for (int b = 0; b < batch; b++)
                 {
                     global::ViTMAE.Compiled.Kernels.AttentionKernel.Forward(qkv.Slice(b * EncoderQkvFloats, EncoderQkvFloats), context.Slice(b * EncoderContextFloats, EncoderContextFloats),
-                        Tokens, NumAttentionHeads, HeadDim, headMask, global::ViTMAE.Compiled.Modeling.Blocks.Entry(probs, b, EncoderAttention), ws.AttentionScratch);
+                        Tokens, NumAttentionHeads, HeadDim, headMask, global::ViTMAE.Compiled.Modeling.Blocks.Entry(probs, b, EncoderAttention), ws.AttentionScratch, ws.Pool);
                 }
-                w.AttentionOutput.Forward(context, x, rows, global::ViTMAE.Compiled.Kernels.Epilogue.Accumulate);
+                w.AttentionOutput.Forward(context, x, rows, ws.Pool, global::ViTMAE.Compiled.Kernels.Epilogue.Accumulate);
 
                 // MLP block: LayerNorm, intermediate + gelu_new (fused epilogue), output projection + residual.
                 global::ViTMAE.Compiled.Kernels.LayerNormKernel.Forward(x, w.LayerNormAfterWeight, w.LayerNormAfterBias, norm, rows, HiddenSize, (float)LayerNormEps);
-                w.Intermediate.Forward(norm, mlp, rows, global::ViTMAE.Compiled.Kernels.Epilogue.Activation, global::ViTMAE.Compiled.Kernels.Activation.GeluTanh);
-                w.Output.Forward(mlp, x, rows, global::ViTMAE.Compiled.Kernels.Epilogue.Accumulate);
+                w.Intermediate.Forward(norm, mlp, rows, ws.Pool, global::ViTMAE.Compiled.Kernels.Epilogue.Activation, global::ViTMAE.Compiled.Kernels.Activation.GeluTanh);
+                w.Output.Forward(mlp, x, rows, ws.Pool, global::ViTMAE.Compiled.Kernels.Epilogue.Accumulate);
             }
 
             /// <summary>One pre-LN layer: x += Wo·Attn(LN_before(x)); x += W2·gelu_new(W1·LN_after(x)).</summary>
@@ -505,18 +514,18 @@ namespace Consumer
 
                 // Attention block: LayerNorm, fused Q|K|V, attention per image (all heads), output projection + residual.
                 global::ViTMAE.Compiled.Kernels.LayerNormKernel.Forward(x, w.LayerNormBeforeWeight, w.LayerNormBeforeBias, norm, rows, DecoderHiddenSize, (float)LayerNormEps);
-                w.Qkv.Forward(norm, qkv, rows);
+                w.Qkv.Forward(norm, qkv, rows, ws.Pool);
                 for (int b = 0; b < batch; b++)
                 {
                     global::ViTMAE.Compiled.Kernels.AttentionKernel.Forward(qkv.Slice(b * DecoderQkvFloats, DecoderQkvFloats), context.Slice(b * DecoderContextFloats, DecoderContextFloats),
-                        DecoderTokens, DecoderNumAttentionHeads, DecoderHeadDim, headMask, global::ViTMAE.Compiled.Modeling.Blocks.Entry(probs, b, DecoderAttention), ws.AttentionScratch);
+                        DecoderTokens, DecoderNumAttentionHeads, DecoderHeadDim, headMask, global::ViTMAE.Compiled.Modeling.Blocks.Entry(probs, b, DecoderAttention), ws.AttentionScratch, ws.Pool);
                 }
-                w.AttentionOutput.Forward(context, x, rows, global::ViTMAE.Compiled.Kernels.Epilogue.Accumulate);
+                w.AttentionOutput.Forward(context, x, rows, ws.Pool, global::ViTMAE.Compiled.Kernels.Epilogue.Accumulate);
 
                 // MLP block: LayerNorm, intermediate + gelu_new (fused epilogue), output projection + residual.
                 global::ViTMAE.Compiled.Kernels.LayerNormKernel.Forward(x, w.LayerNormAfterWeight, w.LayerNormAfterBias, norm, rows, DecoderHiddenSize, (float)LayerNormEps);
-                w.Intermediate.Forward(norm, mlp, rows, global::ViTMAE.Compiled.Kernels.Epilogue.Activation, global::ViTMAE.Compiled.Kernels.Activation.GeluTanh);
-                w.Output.Forward(mlp, x, rows, global::ViTMAE.Compiled.Kernels.Epilogue.Accumulate);
+                w.Intermediate.Forward(norm, mlp, rows, ws.Pool, global::ViTMAE.Compiled.Kernels.Epilogue.Activation, global::ViTMAE.Compiled.Kernels.Activation.GeluTanh);
+                w.Output.Forward(mlp, x, rows, ws.Pool, global::ViTMAE.Compiled.Kernels.Epilogue.Accumulate);
             }
         }
     }

@@ -1,0 +1,109 @@
+using System;
+using System.Linq;
+using System.Threading;
+using ViTMAE.Compiled.Kernels;
+using ViTMAE.Compiled.Threading;
+
+namespace ViTMAE.Compiled.Tests.Threading;
+
+public class ComputePoolTests
+{
+    private sealed class Recorder(int length) : IParallelWork
+    {
+        public int[] Hits { get; } = new int[length];
+
+        public void Execute(int worker, int workers)
+        {
+            (int start, int end) = ComputePool.Share(Hits.Length, worker, workers);
+            for (int i = start; i < end; i++)
+            {
+                Interlocked.Increment(ref Hits[i]);
+            }
+        }
+    }
+
+    private sealed class Thrower : IParallelWork
+    {
+        public void Execute(int worker, int workers)
+        {
+            if (worker == workers - 1)
+            {
+                throw new InvalidOperationException("boom");
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(5)]
+    public void Every_item_is_done_exactly_once_over_many_calls(int workers)
+    {
+        using var pool = new ComputePool(workers);
+        Assert.Equal(workers, pool.DegreeOfParallelism);
+        for (int call = 0; call < 500; call++)
+        {
+            var work = new Recorder(call % 37);
+            pool.Run(work);
+            Assert.All(work.Hits, h => Assert.Equal(1, h));
+        }
+    }
+
+    [Fact]
+    public void A_worker_failure_surfaces_and_the_pool_keeps_working()
+    {
+        using var pool = new ComputePool(3);
+        var ex = Assert.Throws<AggregateException>(() => pool.Run(new Thrower()));
+        Assert.IsType<InvalidOperationException>(ex.InnerException);
+        var work = new Recorder(10);
+        pool.Run(work);
+        Assert.All(work.Hits, h => Assert.Equal(1, h));
+    }
+
+    [Theory]
+    [InlineData(10, 3, 1)]
+    [InlineData(7, 4, 2)]
+    [InlineData(0, 2, 1)]
+    [InlineData(3, 8, 1)]
+    public void Shares_cover_the_range_without_overlap(int count, int workers, int grain)
+    {
+        int next = 0;
+        for (int w = 0; w < workers; w++)
+        {
+            (int start, int end) = ComputePool.Share(count, w, workers, grain);
+            Assert.Equal(next, start);
+            Assert.True(end >= start);
+            next = end;
+        }
+
+        Assert.Equal(count, next);
+    }
+
+    [Fact]
+    public void Parallel_gemm_and_attention_equal_the_serial_ones_bit_for_bit()
+    {
+        var random = new Random(11);
+        float[] R(int n) => Enumerable.Range(0, n).Select(_ => (random.NextSingle() * 2) - 1).ToArray();
+        const int m = 37, n = 300, k = 129;
+        var layer = new PackedLinear(R(n * k), R(n), n, k);
+        float[] input = R(m * k), residual = R(m * n);
+        using var pool = new ComputePool(3);
+        foreach ((Epilogue e, Activation a) in new[] { (Epilogue.None, Activation.None), (Epilogue.Activation, Activation.GeluErf), (Epilogue.Accumulate, Activation.None) })
+        {
+            float[] serial = (float[])residual.Clone(), parallel = (float[])residual.Clone();
+            layer.Forward(input, serial, m, e, a);
+            layer.Forward(input, parallel, m, pool, e, a);
+            Assert.Equal(serial, parallel);
+        }
+
+        const int t = 23, heads = 5, hd = 12;
+        float[] qkv = R(t * 3 * heads * hd), mask = R(heads);
+        float[] ctxSerial = new float[t * heads * hd], ctxParallel = new float[t * heads * hd];
+        float[] probsSerial = new float[heads * t * t], probsParallel = new float[heads * t * t];
+        AttentionKernel.Forward(qkv, ctxSerial, t, heads, hd, mask, probsSerial, new float[AttentionKernel.ScratchLength(t, hd)]);
+        AttentionKernel.Forward(qkv, ctxParallel, t, heads, hd, mask, probsParallel, new float[3 * AttentionKernel.ScratchLength(t, hd)], pool);
+        Assert.Equal(ctxSerial, ctxParallel);
+        Assert.Equal(probsSerial, probsParallel);
+    }
+}
