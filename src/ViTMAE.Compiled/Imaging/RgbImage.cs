@@ -1,0 +1,116 @@
+using System;
+
+namespace ViTMAE.Compiled.Imaging;
+
+/// <summary>
+/// An 8-bit RGB image stored row-major as <c>[height, width, 3]</c> (channels last, R G B per pixel), the layout
+/// of <c>numpy.asarray(PIL.Image.convert("RGB"))</c>.
+/// </summary>
+public sealed class RgbImage
+{
+    /// <summary>Wraps <paramref name="pixels"/> (not copied) as a <paramref name="width"/>×<paramref name="height"/> RGB image.</summary>
+    /// <exception cref="ArgumentException">The sizes are not positive or <paramref name="pixels"/> is not exactly <c>height·width·3</c> bytes.</exception>
+    public RgbImage(int width, int height, byte[] pixels)
+    {
+        ArgumentNullException.ThrowIfNull(pixels);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(height);
+        if ((long)width * height * 3 != pixels.LongLength)
+        {
+            throw new ArgumentException($"A {width}×{height} RGB image needs {(long)width * height * 3} bytes, got {pixels.LongLength}.", nameof(pixels));
+        }
+
+        Width = width;
+        Height = height;
+        Pixels = pixels;
+    }
+
+    /// <summary>Creates a black image of the given size.</summary>
+    public RgbImage(int width, int height)
+        : this(width, height, new byte[checked(Math.Max(width, 1) * Math.Max(height, 1) * 3)])
+    {
+    }
+
+    /// <summary>Number of channels: always 3.</summary>
+    public const int Channels = 3;
+
+    /// <summary>Width in pixels.</summary>
+    public int Width { get; }
+
+    /// <summary>Height in pixels.</summary>
+    public int Height { get; }
+
+    /// <summary>The pixels, <c>[height, width, 3]</c> row-major.</summary>
+    public byte[] Pixels { get; }
+
+    /// <summary>The pixels as a span, <c>[height, width, 3]</c> row-major.</summary>
+    public Span<byte> Span => Pixels;
+
+    /// <summary>One row, <c>width·3</c> bytes.</summary>
+    public Span<byte> Row(int y)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(y);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(y, Height);
+        return Pixels.AsSpan(y * Width * 3, Width * 3);
+    }
+
+    /// <summary>The image with one byte per pixel replicated into R, G and B, as PIL's <c>convert("RGB")</c> does for mode L.</summary>
+    public static RgbImage FromGrey(int width, int height, ReadOnlySpan<byte> grey)
+    {
+        if ((long)width * height != grey.Length)
+        {
+            throw new ArgumentException($"A {width}×{height} grey image needs {(long)width * height} bytes, got {grey.Length}.", nameof(grey));
+        }
+
+        var image = new RgbImage(width, height);
+        Span<byte> rgb = image.Pixels;
+        for (int i = 0; i < grey.Length; i++)
+        {
+            byte v = grey[i];
+            rgb[3 * i] = v;
+            rgb[(3 * i) + 1] = v;
+            rgb[(3 * i) + 2] = v;
+        }
+
+        return image;
+    }
+
+    /// <summary>The image with the alpha byte of each RGBA pixel dropped (not composited), as PIL's <c>convert("RGB")</c> does.</summary>
+    public static RgbImage FromRgba(int width, int height, ReadOnlySpan<byte> rgba)
+    {
+        if ((long)width * height * 4 != rgba.Length)
+        {
+            throw new ArgumentException($"A {width}×{height} RGBA image needs {(long)width * height * 4} bytes, got {rgba.Length}.", nameof(rgba));
+        }
+
+        var image = new RgbImage(width, height);
+        Span<byte> rgb = image.Pixels;
+        for (int i = 0, n = width * height; i < n; i++)
+        {
+            rgb[3 * i] = rgba[4 * i];
+            rgb[(3 * i) + 1] = rgba[(4 * i) + 1];
+            rgb[(3 * i) + 2] = rgba[(4 * i) + 2];
+        }
+
+        return image;
+    }
+}
+
+/// <summary>Limits checked against an image's header before any pixel memory is allocated.</summary>
+public sealed class ImageDecodeOptions
+{
+    /// <summary>Default limit per side: 16384 pixels.</summary>
+    public const int DefaultMaxSide = 16384;
+
+    /// <summary>Default limit on width·height: 100 megapixels.</summary>
+    public const long DefaultMaxPixels = 100_000_000;
+
+    /// <summary>The default limits (16384 per side, 100 MP).</summary>
+    public static ImageDecodeOptions Default { get; } = new();
+
+    /// <summary>Largest accepted width or height.</summary>
+    public int MaxSide { get; init; } = DefaultMaxSide;
+
+    /// <summary>Largest accepted width·height.</summary>
+    public long MaxPixels { get; init; } = DefaultMaxPixels;
+}
