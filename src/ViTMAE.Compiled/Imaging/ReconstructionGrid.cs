@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using StbImageWriteSharp;
+using ViTMAE.Compiled.Modeling;
 
 namespace ViTMAE.Compiled.Imaging;
 

@@ -1,4 +1,5 @@
 using System;
+using ViTMAE.Compiled.Modeling;
 using System.IO;
 using ViTMAE.Compiled.Imaging;
 
