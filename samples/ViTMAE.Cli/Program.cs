@@ -7,6 +7,9 @@ using ViTMAE.Cli;
 // bad input (files, weights, arguments) print one line and exit 1, never a stack trace.
 var root = new RootCommand("ViTMAE.Compiled: facebook/vit-mae-base compiled to C# at build time.")
 {
+    ReconstructCommand.Create(),
+    EmbedCommand.Create(),
+    PreprocessCommand.Create(),
     InfoCommand.Create(),
     BenchCommand.Create(),
     ExportOnnxCommand.Create(),
