@@ -10,24 +10,10 @@ namespace ViTMAE.Compiled.Conformance.Tests;
 public static class GoldenData
 {
     /// <summary>The repository root.</summary>
-    public static string RepoRoot
-    {
-        get
-        {
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
-            {
-                if (File.Exists(Path.Combine(dir.FullName, "ViTMAE.Compiled.sln")))
-                {
-                    return dir.FullName;
-                }
-            }
-
-            throw new InvalidOperationException("ViTMAE.Compiled.sln not found above " + AppContext.BaseDirectory);
-        }
-    }
+    public static string RepoRoot => ViTMAE.Compiled.TestSupport.RepoPaths.RepoRoot;
 
     /// <summary><c>../shared/golden</c> beside the repository.</summary>
-    public static string Root => Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "golden"));
+    public static string Root => ViTMAE.Compiled.TestSupport.RepoPaths.GoldenRoot;
 
     /// <summary>The model case folders (subfolders with a config.json), by name.</summary>
     public static IReadOnlyList<string> CaseNames => GoldenCase.FindCases(Root).Select(Path.GetFileName).OfType<string>().ToArray();

@@ -71,24 +71,10 @@ public static class GeneratorHarness
     }
 
     /// <summary>The repository root: the folder holding ViTMAE.Compiled.sln.</summary>
-    public static string RepoRoot
-    {
-        get
-        {
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
-            {
-                if (File.Exists(Path.Combine(dir.FullName, "ViTMAE.Compiled.sln")))
-                {
-                    return dir.FullName;
-                }
-            }
-
-            throw new InvalidOperationException("ViTMAE.Compiled.sln not found above " + AppContext.BaseDirectory);
-        }
-    }
+    public static string RepoRoot => ViTMAE.Compiled.TestSupport.RepoPaths.RepoRoot;
 
     /// <summary>../shared/golden beside the repository.</summary>
-    public static string GoldenRoot => Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "golden"));
+    public static string GoldenRoot => ViTMAE.Compiled.TestSupport.RepoPaths.GoldenRoot;
 
     public static string ReadGoldenConfig(string caseName) => File.ReadAllText(Path.Combine(GoldenRoot, caseName, "config.json"));
 

@@ -11,23 +11,9 @@ namespace ViTMAE.Compiled.Onnx.Tests;
 /// <summary>Locates <c>../shared/golden</c> (beside the folder holding ViTMAE.Compiled.sln) and compares tensors with its rule.</summary>
 internal static class Golden
 {
-    public static string RepoRoot
-    {
-        get
-        {
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
-            {
-                if (File.Exists(Path.Combine(dir.FullName, "ViTMAE.Compiled.sln")))
-                {
-                    return dir.FullName;
-                }
-            }
+    public static string RepoRoot => ViTMAE.Compiled.TestSupport.RepoPaths.RepoRoot;
 
-            throw new InvalidOperationException("ViTMAE.Compiled.sln not found above " + AppContext.BaseDirectory);
-        }
-    }
-
-    public static string Root => Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "golden"));
+    public static string Root => ViTMAE.Compiled.TestSupport.RepoPaths.GoldenRoot;
 
     /// <summary>Model case folders: those holding config.json, model.safetensors and io.safetensors.</summary>
     public static IReadOnlyList<string> CaseNames =>

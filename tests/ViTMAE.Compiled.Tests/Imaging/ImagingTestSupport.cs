@@ -10,22 +10,8 @@ namespace ViTMAE.Compiled.Tests.Imaging;
 /// <summary>Paths to the shared golden files and small hand-made image encoders for decoder tests.</summary>
 internal static class ImagingTestSupport
 {
-    /// <summary><c>../shared</c> beside the folder above the test binaries that holds <c>ViTMAE.Compiled.sln</c>.</summary>
-    public static string SharedDirectory
-    {
-        get
-        {
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            {
-                if (File.Exists(Path.Combine(dir.FullName, "ViTMAE.Compiled.sln")))
-                {
-                    return Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared"));
-                }
-            }
-
-            throw new InvalidOperationException($"No ViTMAE.Compiled.sln above {AppContext.BaseDirectory}.");
-        }
-    }
+    /// <summary><c>../shared</c> beside the repository root.</summary>
+    public static string SharedDirectory => ViTMAE.Compiled.TestSupport.RepoPaths.SharedRoot;
 
     public static string Preprocess(string file)
     {

@@ -40,25 +40,8 @@ internal sealed class TempDir : IDisposable
 
 internal static class WeightsTestSupport
 {
-    /// <summary>
-    /// <c>../shared</c> beside the repository root; the root is the first folder above the test binaries that
-    /// holds <c>ViTMAE.Compiled.sln</c> or <c>.git</c>.
-    /// </summary>
-    public static string SharedDirectory
-    {
-        get
-        {
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            {
-                if (System.IO.File.Exists(Path.Combine(dir.FullName, "ViTMAE.Compiled.sln")) || Directory.Exists(Path.Combine(dir.FullName, ".git")))
-                {
-                    return Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared"));
-                }
-            }
-
-            throw new InvalidOperationException($"No repository root above {AppContext.BaseDirectory}.");
-        }
-    }
+    /// <summary><c>../shared</c> beside the repository root.</summary>
+    public static string SharedDirectory => ViTMAE.Compiled.TestSupport.RepoPaths.SharedRoot;
 
     public static string Golden(string relative)
     {
