@@ -23,6 +23,7 @@ public sealed class ComputePool : IDisposable
     private const int SpinIterations = 2000;
     private readonly Thread[] _threads;
     private readonly SemaphoreSlim[] _wake;
+    private readonly ManualResetEventSlim _done = new(false, spinCount: 50);
     private IParallelWork? _work;
     private int _pending;
     private int _generation;
@@ -68,6 +69,7 @@ public sealed class ComputePool : IDisposable
 
         _work = work;
         _failure = null;
+        _done.Reset();
         Volatile.Write(ref _pending, _threads.Length);
         Interlocked.Increment(ref _generation);
         for (int i = 0; i < _wake.Length; i++)
@@ -84,10 +86,17 @@ public sealed class ComputePool : IDisposable
         }
         finally
         {
+            // Spin briefly (the other workers usually finish within microseconds of us), then block: a worker that
+            // lost its core to another process must not be waited for by a spinning caller that holds the other one.
             var spinner = default(SpinWait);
-            while (Volatile.Read(ref _pending) != 0)
+            while (Volatile.Read(ref _pending) != 0 && !spinner.NextSpinWillYield)
             {
-                spinner.SpinOnce(sleep1Threshold: -1);
+                spinner.SpinOnce();
+            }
+
+            if (Volatile.Read(ref _pending) != 0)
+            {
+                _done.Wait();
             }
 
             _work = null;
@@ -138,7 +147,10 @@ public sealed class ComputePool : IDisposable
             }
             finally
             {
-                Interlocked.Decrement(ref _pending);
+                if (Interlocked.Decrement(ref _pending) == 0)
+                {
+                    _done.Set();
+                }
             }
         }
     }
@@ -166,6 +178,8 @@ public sealed class ComputePool : IDisposable
         {
             wake.Dispose();
         }
+
+        _done.Dispose();
     }
 
     /// <summary>The share [start, end) of <paramref name="count"/> items of worker <paramref name="worker"/> out of <paramref name="workers"/>, in blocks of <paramref name="grain"/>.</summary>
