@@ -16,6 +16,7 @@ namespace ViTMAE.Compiled.Benchmarks;
 /// weights and inputs. ONNX Runtime is the baseline of each category, so the Ratio column is ours / ORT.
 /// </summary>
 [MemoryDiagnoser]
+[MedianColumn]
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
 [CategoriesColumn]
 [SimpleJob(launchCount: 1, warmupCount: 3, iterationCount: 9)]
