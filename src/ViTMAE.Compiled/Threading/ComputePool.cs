@@ -23,7 +23,10 @@ public sealed class ComputePool : IDisposable
     private const int SpinIterations = 2000;
     private readonly Thread[] _threads;
     private readonly SemaphoreSlim[] _wake;
-    private readonly ManualResetEventSlim _done = new(false, spinCount: 50);
+    // Released once per call by the last worker to finish; the caller takes it once per call. A semaphore rather than
+    // a ManualResetEventSlim: the latter allocates its lock object the first time a wait really blocks, which would
+    // break "no allocation per call" at a timing-dependent moment.
+    private readonly SemaphoreSlim _done = new(0);
     private IParallelWork? _work;
     private int _pending;
     private int _generation;
@@ -69,7 +72,6 @@ public sealed class ComputePool : IDisposable
 
         _work = work;
         _failure = null;
-        _done.Reset();
         Volatile.Write(ref _pending, _threads.Length);
         Interlocked.Increment(ref _generation);
         for (int i = 0; i < _wake.Length; i++)
@@ -94,11 +96,7 @@ public sealed class ComputePool : IDisposable
                 spinner.SpinOnce();
             }
 
-            if (Volatile.Read(ref _pending) != 0)
-            {
-                _done.Wait();
-            }
-
+            _done.Wait(); // returns at once when the last worker has already released it
             _work = null;
         }
 
@@ -149,7 +147,7 @@ public sealed class ComputePool : IDisposable
             {
                 if (Interlocked.Decrement(ref _pending) == 0)
                 {
-                    _done.Set();
+                    _done.Release();
                 }
             }
         }

@@ -61,6 +61,35 @@ public class ComputePoolTests
         Assert.All(work.Hits, h => Assert.Equal(1, h));
     }
 
+    private sealed class SlowOthers : IParallelWork
+    {
+        public void Execute(int worker, int workers)
+        {
+            if (worker != 0)
+            {
+                Thread.Sleep(3); // the caller finishes first and has to block, not only spin
+            }
+        }
+    }
+
+    [Fact]
+    public void A_call_allocates_nothing_even_when_the_caller_has_to_block()
+    {
+        // Warm up with quick calls only (as a steady-state forward often is), then make the caller block.
+        using var pool = new ComputePool(2);
+        var quick = new Recorder(4);
+        pool.Run(quick);
+        pool.Run(quick);
+        var work = new SlowOthers();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 20; i++)
+        {
+            pool.Run(work);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
     [Theory]
     [InlineData(10, 3, 1)]
     [InlineData(7, 4, 2)]
