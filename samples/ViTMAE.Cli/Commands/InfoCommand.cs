@@ -34,6 +34,11 @@ internal static class InfoCommand
 
         // Check the checkpoint against the layout without packing anything: every tensor present with its shape.
         using WeightSource source = WeightSource.Open(weightsPath);
+        if (!source.Contains("vit.embeddings.cls_token") && !source.Contains("embeddings.cls_token"))
+        {
+            throw new CliUsageException($"{weightsPath}: not a ViTMAE checkpoint (neither vit.embeddings.cls_token nor embeddings.cls_token among its {source.Count} tensors)");
+        }
+
         string prefix = source.Contains("vit.embeddings.cls_token") ? "vit." : "";
         int found = 0;
         foreach (var spec in VitMaeBase.WeightLayout)
