@@ -32,7 +32,8 @@ namespace ViTMAE.Compiled.Generator
         /// <inheritdoc/>
         public void Initialize(IncrementalGeneratorInitializationContext context)
         {
-            // 1. Which additional files are ViTMAE configs, and what class each becomes (metadata only, no text yet).
+            // 1. Which additional files are ViTMAE configs (item metadata decides; only marked files are read), and what
+            //    class each becomes.
             IncrementalValueProvider<string> rootNamespace = context.AnalyzerConfigOptionsProvider
                 .Select(static (options, _) => options.GlobalOptions.TryGetValue("build_property.RootNamespace", out string? ns) ? ns.Trim() : "");
 
