@@ -26,14 +26,7 @@ internal static class ModelSource
             return weights;
         }
 
-        string path = Path.Combine(Path.GetTempPath(), "vitmae-random-vit-mae-base-seed0.safetensors");
-        if (!File.Exists(path))
-        {
-            string partial = path + "." + Environment.ProcessId + ".tmp";
-            RandomInit.WriteCheckpoint(BaseSpec, partial, seed: 0);
-            File.Move(partial, path, overwrite: true);
-        }
-
+        string path = RandomInit.CachedCheckpoint(BaseSpec, "vit-mae-base", seed: 0);
         Console.Error.WriteLine("weights: none given; using a deterministic RANDOM initialisation (seed 0) of vit-mae-base. Timings are real, outputs are meaningless.");
         return path;
     }

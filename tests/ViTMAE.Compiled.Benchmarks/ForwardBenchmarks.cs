@@ -95,17 +95,6 @@ public class ForwardBenchmarks
     [Benchmark(Baseline = true), BenchmarkCategory("ViTMAEModel unmasked")]
     public object ModelUnmasked_OnnxRuntime() => _ortUnmasked.Run(_pixels, _unmaskedNoise);
 
-    /// <summary>A deterministic random vit-mae-base checkpoint, written once to the temp folder.</summary>
-    internal static string RandomWeights()
-    {
-        string path = Path.Combine(Path.GetTempPath(), "vitmae-random-vit-mae-base-seed0.safetensors");
-        if (!File.Exists(path))
-        {
-            string partial = path + "." + Environment.ProcessId + ".tmp";
-            RandomInit.WriteCheckpoint(VitMaeBase.CompiledSpec, partial, seed: 0);
-            File.Move(partial, path, overwrite: true);
-        }
-
-        return path;
-    }
+    /// <summary>A deterministic random vit-mae-base checkpoint, written once to the temp folder (shared with <c>vitmae bench</c>).</summary>
+    internal static string RandomWeights() => RandomInit.CachedCheckpoint(VitMaeBase.CompiledSpec, "vit-mae-base", seed: 0);
 }

@@ -2,6 +2,7 @@ using System;
 using System.CommandLine;
 using System.Linq;
 using ViTMAE.Cli.Models;
+using ViTMAE.Compiled.Modeling;
 using ViTMAE.Compiled.Weights;
 
 namespace ViTMAE.Cli;
@@ -39,23 +40,22 @@ internal static class InfoCommand
             throw new CliUsageException($"{weightsPath}: not a ViTMAE checkpoint (neither vit.embeddings.cls_token nor embeddings.cls_token among its {source.Count} tensors)");
         }
 
-        string prefix = source.Contains("vit.embeddings.cls_token") ? "vit." : "";
+        var checkpoint = new Checkpoint(source);
         int found = 0;
         foreach (var spec in VitMaeBase.WeightLayout)
         {
-            string key = prefix.Length == 0 && spec.Key.StartsWith("vit.", StringComparison.Ordinal) ? spec.Key[4..] : spec.Key;
-            if (spec.IsDecoder && !source.Contains("decoder.decoder_embed.weight"))
+            if (spec.IsDecoder && !checkpoint.HasDecoder)
             {
                 continue;
             }
 
-            source.RequireInfo(key, spec.Shape.ToArray());
+            source.RequireInfo(checkpoint.StoredKey(spec.Key), spec.Shape.ToArray());
             found++;
         }
 
         Console.WriteLine($"Checkpoint {weightsPath}: {(source.IsSharded ? source.Files.Count + " shards" : "1 file")}, {source.Count} tensors; " +
                           $"{found} of {VitMaeBase.WeightLayout.Count} layout tensors present with the right shapes" +
-                          (prefix.Length == 0 ? " (a ViTMAEModel checkpoint: encoder only)." : "."));
+                          (checkpoint.HasDecoder ? "." : " (a ViTMAEModel checkpoint: encoder only)."));
         return 0;
     }
 }

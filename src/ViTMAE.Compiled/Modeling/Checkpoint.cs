@@ -35,9 +35,17 @@ public sealed class Checkpoint
     /// </summary>
     public float[] Require(string key, params ReadOnlySpan<int> shape)
     {
+        return Source.Require(StoredKey(key), shape);
+    }
+
+    /// <summary>
+    /// The key under which this checkpoint stores the <c>ViTMAEForPreTraining</c> tensor <paramref name="key"/>:
+    /// the same key, or without <c>vit.</c> in a <c>ViTMAEModel</c> checkpoint.
+    /// </summary>
+    public string StoredKey(string key)
+    {
         ArgumentNullException.ThrowIfNull(key);
-        string stored = _bareEncoderKeys && key.StartsWith(EncoderPrefix, StringComparison.Ordinal) ? key[EncoderPrefix.Length..] : key;
-        return Source.Require(stored, shape);
+        return _bareEncoderKeys && key.StartsWith(EncoderPrefix, StringComparison.Ordinal) ? key[EncoderPrefix.Length..] : key;
     }
 
     /// <summary>Like <see cref="Require(string, ReadOnlySpan{int})"/>, for <see cref="WeightSpec"/> entries of a generated <c>WeightLayout</c>.</summary>

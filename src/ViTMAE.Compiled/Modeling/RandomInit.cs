@@ -47,6 +47,27 @@ public static class RandomInit
     }
 
     /// <summary>
+    /// The path of a random checkpoint for <paramref name="spec"/> in the temp folder
+    /// (<c>vitmae-random-{name}-seed{seed}.safetensors</c>), written on first use and reused afterwards. The file is
+    /// written under a process-unique name and moved into place, so concurrent callers never read a partial file.
+    /// </summary>
+    public static string CachedCheckpoint(ViTMAESpec spec, string name, int seed = 0)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        string path = System.IO.Path.Combine(System.IO.Path.GetTempPath(),
+            "vitmae-random-" + name + "-seed" + seed.ToString(System.Globalization.CultureInfo.InvariantCulture) + ".safetensors");
+        if (!System.IO.File.Exists(path))
+        {
+            string partial = path + "." + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture) + ".tmp";
+            WriteCheckpoint(spec, partial, seed);
+            System.IO.File.Move(partial, path, overwrite: true);
+        }
+
+        return path;
+    }
+
+    /// <summary>
     /// Hugging Face's <c>get_2d_sincos_pos_embed(embed_dim, grid_size, add_cls_token)</c>: <c>[(1 +) G², D]</c>; the first
     /// half of each row encodes the patch's column, the second half its row (HF's meshgrid puts width first), each half
     /// as [sin(pos·ω), cos(pos·ω)] with ω_k = 1 / 10000^(k / (D/4)). The CLS row is zeros.
