@@ -1,6 +1,7 @@
 using System;
 using System.IO;
 using System.Runtime.CompilerServices;
+using ViTMAE.Compiled.TestSupport;
 
 namespace ViTMAE.Compiled.Generator.Tests;
 
@@ -14,13 +15,18 @@ public static class Snapshot
 {
     public const string AcceptVariable = "VITMAE_ACCEPT_SNAPSHOTS";
 
-    public static string Directory([CallerFilePath] string sourceFile = "") => Path.Combine(Path.GetDirectoryName(sourceFile)!, "Snapshots");
+    /// <summary>
+    /// The snapshot folder in the source tree. Found from the repository root, not from <c>[CallerFilePath]</c>: CI builds
+    /// are deterministic (<c>ContinuousIntegrationBuild</c> maps source paths to <c>/_/</c>), so compile-time paths do
+    /// not exist at run time there.
+    /// </summary>
+    public static string Directory => Path.Combine(RepoPaths.RepoRoot, "tests", "ViTMAE.Compiled.Generator.Tests", "Snapshots");
 
     public static string FileStem(string className, string method, string hint) => className + "." + method + "#" + hint;
 
-    public static void Verify(string actual, string className, string hint, [CallerMemberName] string method = "", [CallerFilePath] string sourceFile = "")
+    public static void Verify(string actual, string className, string hint, [CallerMemberName] string method = "")
     {
-        string dir = Path.Combine(Path.GetDirectoryName(sourceFile)!, "Snapshots");
+        string dir = Directory;
         string stem = Path.Combine(dir, FileStem(className, method, hint));
         string verified = stem + ".verified.cs";
         string received = stem + ".received.cs";

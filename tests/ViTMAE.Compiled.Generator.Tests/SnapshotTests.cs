@@ -57,7 +57,7 @@ public class SnapshotTests
     public void No_orphaned_snapshots()
     {
         var expected = CaseTable().Keys.Select(h => Snapshot.FileStem(nameof(SnapshotTests), nameof(Generated_source), h) + ".verified.cs").ToHashSet(StringComparer.Ordinal);
-        string dir = Snapshot.Directory();
+        string dir = Snapshot.Directory;
         var present = Directory.Exists(dir) ? Directory.GetFiles(dir, "*.verified.cs").Select(Path.GetFileName).ToList() : new List<string?>();
         var orphans = present.Where(p => !expected.Contains(p!)).ToList();
         Assert.True(orphans.Count == 0, "orphaned snapshots (no test produces them; delete them): " + string.Join(", ", orphans));
