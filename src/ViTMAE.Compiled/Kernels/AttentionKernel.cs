@@ -6,15 +6,18 @@ namespace ViTMAE.Compiled.Kernels;
 /// <summary>
 /// Multi-head self-attention core with the semantics of <see cref="ReferenceKernels.Attention"/>, reading Q, K and V in
 /// place from the fused QKV output. Per head: Kᵀ is packed once into the scratch (panels of 2 vectors of keys, the GEMM
-/// layout), then queries are processed four at a time: scores = Q·Kᵀ·scale (register-blocked 4 × 2 vectors), softmax,
-/// head mask, optional copy to <c>probs</c>, and context = P·V (register-blocked, V read in place). The T × T
-/// probability matrix is never materialised unless <c>probs</c> is requested. No allocation.
+/// layout) and V copied to a contiguous [T, headDim] block (in the QKV rows, one head's values are 3·D floats apart:
+/// a page apart for large D), then queries are processed four at a time: scores = Q·Kᵀ·scale (register-blocked
+/// 4 × 2 vectors), softmax over the key row padded with −∞ to whole vectors, head mask, optional copy to
+/// <c>probs</c>, and context = P·V (register-blocked). The T × T probability matrix is never materialised unless
+/// <c>probs</c> is requested. No allocation.
 /// </summary>
 /// <remarks>
-/// Scratch (floats, per call, per worker): <c>(headDim + 4) × PaddedTokens(T)</c> with
+/// Scratch (floats, per call, per worker): <c>(2·headDim + 4) × PaddedTokens(T)</c> with
 /// <c>PaddedTokens(T) = ⌈T / 32⌉ × 32</c>; see <see cref="ScratchLength"/>. That is headDim × PaddedTokens for the packed
-/// keys of one head plus 4 × PaddedTokens for the score rows of one block of queries. Examples: T = 197, headDim = 64
-/// → 68 × 224 = 15,232 floats; T = 50, headDim = 64 → 68 × 64 = 4,352; T = 197, headDim = 32 → 36 × 224 = 8,064.
+/// keys of one head, as much for its values, and 4 × PaddedTokens for the score rows of one block of queries. Examples:
+/// T = 197, headDim = 64 → 132 × 224 = 29,568 floats; T = 50, headDim = 64 → 132 × 64 = 8,448; T = 197, headDim = 32
+/// → 68 × 224 = 15,232.
 /// </remarks>
 public static class AttentionKernel
 {
@@ -28,10 +31,10 @@ public static class AttentionKernel
     /// <param name="tokens">T.</param>
     public static int PaddedTokens(int tokens) => (tokens + TokenAlignment - 1) / TokenAlignment * TokenAlignment;
 
-    /// <summary>Floats of scratch <c>Forward</c> needs: (headDim + <see cref="QueryBlock"/>) × <see cref="PaddedTokens"/>(T).</summary>
+    /// <summary>Floats of scratch <c>Forward</c> needs: (2·headDim + <see cref="QueryBlock"/>) × <see cref="PaddedTokens"/>(T).</summary>
     /// <param name="tokens">T.</param>
     /// <param name="headDim">Features per head.</param>
-    public static int ScratchLength(int tokens, int headDim) => (headDim + QueryBlock) * PaddedTokens(tokens);
+    public static int ScratchLength(int tokens, int headDim) => (2 * headDim + QueryBlock) * PaddedTokens(tokens);
 
     /// <summary>
     /// context[i, h·headDim + d] = Σ_j p[h,i,j]·V[j, h·headDim + d], p[h,i,:] = softmax(Q_h[i]·K_hᵀ/√headDim)·headMask[h].
@@ -176,8 +179,9 @@ public static class AttentionKernel
         int t = a.Tokens, hd = a.HeadDim, d = a.Heads * hd;
         nint ld = 3 * (nint)d;
         int tp = PaddedTokens(t);
-        float* keys = a.Scratch;                   // [tp / kw panels][hd][kw]
-        float* scores = a.Scratch + (nint)hd * tp; // [QueryBlock][tp]
+        float* keys = a.Scratch;                       // [tp / kw panels][hd][kw]
+        float* values = keys + (nint)hd * tp;          // [t][hd]
+        float* scores = values + (nint)hd * tp;        // [QueryBlock][tp]
         float scale = (float)(1.0 / Math.Sqrt(hd));
         for (int h = a.HeadStart; h < a.HeadEnd; h++)
         {
@@ -185,6 +189,8 @@ public static class AttentionKernel
             float* kh = qh + d;
             float* vh = qh + 2 * (nint)d;
             PackKeys(kh, ld, t, hd, tp, 2 * TOps.Count, keys);
+            for (int j = 0; j < t; j++)
+                new ReadOnlySpan<float>(vh + j * ld, hd).CopyTo(new Span<float>(values + (nint)j * hd, hd));
             for (int i0 = 0; i0 < t; i0 += QueryBlock)
             {
                 int rows = Math.Min(QueryBlock, t - i0);
@@ -192,12 +198,14 @@ public static class AttentionKernel
                 for (int r = 0; r < rows; r++)
                 {
                     float* row = scores + (nint)r * tp;
-                    SoftmaxKernel.Row<TOps, TV>(row, t);
+                    // Padding keys get −∞ (probability exactly 0), so the softmax runs on whole vectors, without a scalar tail.
+                    new Span<float>(row + t, tp - t).Fill(float.NegativeInfinity);
+                    SoftmaxKernel.Row<TOps, TV>(row, tp);
                     if (a.HeadMask != null) SoftmaxKernel.Scale<TOps, TV>(row, t, a.HeadMask[h]);
                     if (a.Probs != null)
                         new ReadOnlySpan<float>(row, t).CopyTo(new Span<float>(a.Probs + ((nint)h * t + i0 + r) * t, t));
                 }
-                Context<TOps, TV>(scores, tp, rows, vh, ld, t, hd, a.Context + (nint)i0 * d + (nint)h * hd, d);
+                Context<TOps, TV>(scores, tp, rows, values, hd, t, hd, a.Context + (nint)i0 * d + (nint)h * hd, d);
             }
         }
     }
@@ -255,7 +263,7 @@ public static class AttentionKernel
         }
     }
 
-    /// <summary>out[r, c] = Σ_{j &lt; t} p[r, j]·V[j, c] for r &lt; rows, c &lt; hd; V read in place (leading dimension ld).</summary>
+    /// <summary>out[r, c] = Σ_{j &lt; t} p[r, j]·V[j, c] for r &lt; rows, c &lt; hd; V has leading dimension ld.</summary>
     private static unsafe void Context<TOps, TV>(float* p, int tp, int rows, float* v, nint ld, int t, int hd, float* output, int ldo)
         where TOps : ISimdOps<TV> where TV : struct
     {

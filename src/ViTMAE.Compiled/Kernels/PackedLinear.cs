@@ -14,13 +14,14 @@ namespace ViTMAE.Compiled.Kernels;
 /// consecutive output columns (K-major, zero-padded past N), NR = 2 vectors = 32 floats with Vector512, 16 with
 /// Vector256, 8 with Vector128, 2 scalar. The storage is pinned and 64-byte aligned. The bias is stored padded
 /// to the panels (zeros when absent).</para>
-/// <para>Compute: panel by panel, the input (A) is read in place in blocks of up to 6 rows; the micro-kernel holds a
-/// 6 × NR tile in 12 vector registers for the whole K loop (broadcast one A element, two panel loads, 12 FMAs per k),
-/// starts from the bias and applies the epilogue (activation, residual accumulate) while the tile is hot in L1.</para>
+/// <para>Compute: panel by panel, the input (A) is read in place in blocks of up to 12 rows (Vector512) or 6 (narrower
+/// vectors); the micro-kernel holds a 12 × NR (or 6 × NR) tile in 24 (or 12) vector registers for the whole K loop
+/// (per k: two panel loads, one broadcast per row, two FMAs per row), starts from the bias and applies the epilogue
+/// (activation, residual accumulate) while the tile is hot in L1.</para>
 /// </remarks>
 public sealed unsafe partial class PackedLinear
 {
-    private const int MaxRows = 6;
+    private const int MaxRows = 12;
     private const int MaxPanelWidth = 32;
 
     private readonly float[] _storage;   // pinned: the addresses below stay valid for the object's lifetime

@@ -1,6 +1,7 @@
 using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace ViTMAE.Compiled.Kernels;
 
@@ -84,12 +85,30 @@ internal unsafe interface ISimdOps<TV> where TV : struct
     static abstract TV Round(TV a);
     /// <summary>2^n for integral n in [-126, 127].</summary>
     static abstract TV Pow2(TV n);
+    /// <summary>
+    /// x·2^n for integral n in [−150, 128], rounded once (subnormal results and overflow to ∞ included). One
+    /// <c>vscalefps</c> where AVX-512 (VL for the narrower vectors) has it, else <see cref="Pow2Split.ScaleB{TOps, TV}"/>.
+    /// </summary>
+    static abstract TV ScaleB(TV x, TV n);
     /// <summary>All-bits-set lanes where a &lt; b.</summary>
     static abstract TV LessThan(TV a, TV b);
     /// <summary>mask ? a : b, lane-wise (mask from a comparison).</summary>
     static abstract TV Select(TV mask, TV a, TV b);
     static abstract float Sum(TV a);
     static abstract float MaxAcross(TV a);
+}
+
+/// <summary>x·2^n without a scale instruction: two exact powers of two, so only the second multiplication rounds.</summary>
+internal static class Pow2Split
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV ScaleB<TOps, TV>(TV x, TV n) where TOps : ISimdOps<TV> where TV : struct
+    {
+        // n ∈ [−150, 128]: halves in [−75, 64], each 2^nᵢ a normal float.
+        TV n1 = TOps.Round(TOps.Multiply(n, TOps.Create(0.5f)));
+        TV n2 = TOps.Subtract(n, n1);
+        return TOps.Multiply(TOps.Multiply(x, TOps.Pow2(n1)), TOps.Pow2(n2));
+    }
 }
 
 internal readonly unsafe struct V512 : ISimdOps<Vector512<float>>
@@ -114,6 +133,7 @@ internal readonly unsafe struct V512 : ISimdOps<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Pow2(Vector512<float> n) =>
         Vector512.ShiftLeft(Vector512.ConvertToInt32Native(n) + Vector512.Create(127), 23).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> ScaleB(Vector512<float> x, Vector512<float> n) => Avx512F.Scale(x, n);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> LessThan(Vector512<float> a, Vector512<float> b) => Vector512.LessThan(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Select(Vector512<float> mask, Vector512<float> a, Vector512<float> b) => Vector512.ConditionalSelect(mask, a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector512<float> a) => Vector512.Sum(a);
@@ -147,6 +167,9 @@ internal readonly unsafe struct V256 : ISimdOps<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Pow2(Vector256<float> n) =>
         Vector256.ShiftLeft(Vector256.ConvertToInt32Native(n) + Vector256.Create(127), 23).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> ScaleB(Vector256<float> x, Vector256<float> n) =>
+        Avx512F.VL.IsSupported ? Avx512F.VL.Scale(x, n) : Pow2Split.ScaleB<V256, Vector256<float>>(x, n);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> LessThan(Vector256<float> a, Vector256<float> b) => Vector256.LessThan(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Select(Vector256<float> mask, Vector256<float> a, Vector256<float> b) => Vector256.ConditionalSelect(mask, a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector256<float> a) => Vector256.Sum(a);
@@ -180,6 +203,9 @@ internal readonly unsafe struct V128 : ISimdOps<Vector128<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Pow2(Vector128<float> n) =>
         Vector128.ShiftLeft(Vector128.ConvertToInt32Native(n) + Vector128.Create(127), 23).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> ScaleB(Vector128<float> x, Vector128<float> n) =>
+        Avx512F.VL.IsSupported ? Avx512F.VL.Scale(x, n) : Pow2Split.ScaleB<V128, Vector128<float>>(x, n);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> LessThan(Vector128<float> a, Vector128<float> b) => Vector128.LessThan(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Select(Vector128<float> mask, Vector128<float> a, Vector128<float> b) => Vector128.ConditionalSelect(mask, a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector128<float> a) => Vector128.Sum(a);
@@ -212,6 +238,7 @@ internal readonly unsafe struct Scalar : ISimdOps<float>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float CopySign(float magnitude, float sign) => MathF.CopySign(magnitude, sign);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Round(float a) => MathF.Round(a, MidpointRounding.ToEven);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Pow2(float n) => BitConverter.Int32BitsToSingle(((int)n + 127) << 23);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float ScaleB(float x, float n) => Pow2Split.ScaleB<Scalar, float>(x, n);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float LessThan(float a, float b) => a < b ? BitConverter.Int32BitsToSingle(-1) : 0f;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Select(float mask, float a, float b) => BitConverter.SingleToInt32Bits(mask) != 0 ? a : b;

@@ -9,8 +9,8 @@ namespace ViTMAE.Compiled.Kernels;
 internal static class VectorMath
 {
     // exp: Cody-Waite reduction x = n·ln2 + r, |r| ≤ ln2/2, degree-7 Taylor polynomial for e^r
-    // (truncation error r^8/8! ≤ 5e-9 relative), then scaling by 2^n as 2^n1·2^n2 (n1 + n2 = n, each in the
-    // exponent field's range), so results are right down to the subnormals and up to overflow.
+    // (truncation error r^8/8! ≤ 5e-9 relative), then scaling by 2^n with one rounding (ISimdOps.ScaleB: vscalefps
+    // on AVX-512, else 2^n1·2^n2), so results are right down to the subnormals and up to overflow.
     private const float ExpMin = -104f;       // e^-104 < 2^-150 rounds to 0: clamping here returns exactly 0 below
     private const float ExpMax = 89f;         // e^88.73 > float.MaxValue: overflows to +inf from there
     private const float Log2E = 1.44269504088896341f;
@@ -35,11 +35,8 @@ internal static class VectorMath
         TV e03 = TOps.MultiplyAdd(e23, r2, e01);
         TV e47 = TOps.MultiplyAdd(e67, r2, e45);
         TV p = TOps.MultiplyAdd(e47, r4, e03);
-        // n ∈ [−150, 128]: split into two halves in [−75, 64] so each 2^nᵢ is a normal float; the second
-        // multiplication rounds once into the subnormal range or overflows to +inf, as e^x should.
-        TV n1 = TOps.Round(TOps.Multiply(n, TOps.Create(0.5f)));
-        TV n2 = TOps.Subtract(n, n1);
-        return TOps.Multiply(TOps.Multiply(p, TOps.Pow2(n1)), TOps.Pow2(n2));
+        // n ∈ [−150, 128]: one rounding into the subnormal range or overflow to +inf, as e^x should.
+        return TOps.ScaleB(p, n);
     }
 
     // erf: two regions, coefficients fitted (weighted least squares + Lawson iterations toward minimax, in

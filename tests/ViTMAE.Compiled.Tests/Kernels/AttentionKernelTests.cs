@@ -60,10 +60,10 @@ public class AttentionKernelTests
     [Fact]
     public void Scratch_length_rule()
     {
-        Assert.Equal(68 * 224, AttentionKernel.ScratchLength(197, 64));
-        Assert.Equal(68 * 64, AttentionKernel.ScratchLength(50, 64));
-        Assert.Equal(36 * 224, AttentionKernel.ScratchLength(197, 32));
-        Assert.Equal(5 * 32, AttentionKernel.ScratchLength(1, 1));
+        Assert.Equal(132 * 224, AttentionKernel.ScratchLength(197, 64));
+        Assert.Equal(132 * 64, AttentionKernel.ScratchLength(50, 64));
+        Assert.Equal(68 * 224, AttentionKernel.ScratchLength(197, 32));
+        Assert.Equal(6 * 32, AttentionKernel.ScratchLength(1, 1));
         Assert.Equal(224, AttentionKernel.PaddedTokens(197));
         float[] qkv = new float[5 * 3 * 8], ctx = new float[5 * 8];
         Assert.Throws<ArgumentException>(() =>

@@ -8,10 +8,12 @@ namespace ViTMAE.Compiled.Tests.Kernels;
 
 public class PackedLinearTests
 {
-    // Edge shapes in the MLAS tradition: M around the 6-row block, N around the 16/32-column panels, odd K.
-    private static readonly int[] Ms = [1, 5, 7, 13, 197];
+    // Edge shapes in the MLAS tradition: M around the 6- and 12-row blocks (every tail 1–11 of a 12-row block among
+    // them: 197 = 16·12 + 5), N around the 16/32-column panels, odd K, and K = 1024 (rows a multiple of 4 KB apart: the
+    // Vector512 kernel then takes 6-row blocks).
+    private static readonly int[] Ms = [1, 5, 7, 11, 13, 22, 197];
     private static readonly int[] Ns = [1, 15, 17, 33, 64 + 15];
-    private static readonly int[] Ks = [1, 3, 17, 64, 768];
+    private static readonly int[] Ks = [1, 3, 17, 64, 768, 1024];
     private const float Sentinel = -12345.5f;
     private const double U = 1.0 / (1 << 24); // unit roundoff of fp32
 
@@ -124,7 +126,7 @@ public class PackedLinearTests
     {
         SimdPath p = Parse(path);
         var rng = new Random(3);
-        (int M, int N, int K)[] shapes = [(1, 1, 1), (5, 15, 17), (7, 17, 3), (13, 33, 64), (6, 64, 5), (197, 79, 768)];
+        (int M, int N, int K)[] shapes = [(1, 1, 1), (5, 15, 17), (7, 17, 3), (13, 33, 64), (6, 64, 5), (197, 79, 768), (33, 40, 100), (20, 33, 1024)];
         foreach (var (m, n, k) in shapes)
         {
             float[] x = Random(rng, m * k, 2f), w = Random(rng, n * k, 1.5f / MathF.Sqrt(k)), b = Random(rng, n, 0.5f);
