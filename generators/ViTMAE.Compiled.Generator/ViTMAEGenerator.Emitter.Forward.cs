@@ -260,7 +260,7 @@ namespace ViTMAE.Compiled.Generator
             w.Line();
             w.Line("// Final LayerNorm: last_hidden_state.");
             w.Line("global::System.Span<float> last = ws.Buffer(LastHiddenStateOffset, LastHiddenStateFloats, batch);");
-            w.Line(Kn + "LayerNormKernel.Forward(hidden, m._layerNormWeight, m._layerNormBias, last, batch * Tokens, HiddenSize, (float)LayerNormEps);");
+            w.Line(Kn + "LayerNormKernel.Forward(hidden, m._layerNormWeight, m._layerNormBias, last, batch * Tokens, HiddenSize, (float)LayerNormEps, ws.Pool);");
             w.Line("return new " + Rt + "ViTMAEModelOutput(");
             w.Line("    new " + Rt + "TensorView(last, new " + Rt + "TensorShape(batch, Tokens, HiddenSize)),");
             w.Line("    new " + Rt + "TensorView(ws.Buffer(MaskOffset, MaskFloats, batch), new " + Rt + "TensorShape(batch, Patches)),");
@@ -300,7 +300,7 @@ namespace ViTMAE.Compiled.Generator
             w.Close();
             w.Line();
             w.Line("// decoder_norm, then decoder_pred on the patch rows (the CLS row is dropped): logits [batch, Patches, PatchDim].");
-            w.Line(Kn + "LayerNormKernel.Forward(hidden, m._decoderNormWeight, m._decoderNormBias, norm, batch * DecoderTokens, DecoderHiddenSize, (float)LayerNormEps);");
+            w.Line(Kn + "LayerNormKernel.Forward(hidden, m._decoderNormWeight, m._decoderNormBias, norm, batch * DecoderTokens, DecoderHiddenSize, (float)LayerNormEps, ws.Pool);");
             w.Open("for (int b = 0; b < batch; b++)");
             w.Line("m._decoderPred!.Forward(norm.Slice((b * DecoderTokens + 1) * DecoderHiddenSize, Patches * DecoderHiddenSize), logits.Slice(b * LogitsFloats, LogitsFloats), Patches, ws.Pool);");
             w.Close();
@@ -356,7 +356,7 @@ namespace ViTMAE.Compiled.Generator
             w.Line("global::System.Span<float> mlp = ws.Buffer(" + mlp + "Offset, " + mlp + "Floats, batch);");
             w.Line();
             w.Line("// Attention block: LayerNorm, fused Q|K|V, attention per image (all heads), output projection + residual.");
-            w.Line(Kn + "LayerNormKernel.Forward(x, w.LayerNormBeforeWeight, w.LayerNormBeforeBias, norm, rows, " + hidden + ", (float)LayerNormEps);");
+            w.Line(Kn + "LayerNormKernel.Forward(x, w.LayerNormBeforeWeight, w.LayerNormBeforeBias, norm, rows, " + hidden + ", (float)LayerNormEps, ws.Pool);");
             w.Line("w.Qkv.Forward(norm, qkv, rows, ws.Pool);");
             w.Open("for (int b = 0; b < batch; b++)");
             w.Line(Kn + "AttentionKernel.Forward(qkv.Slice(b * " + qkv + "Floats, " + qkv + "Floats), context.Slice(b * " + context + "Floats, " + context + "Floats),");
@@ -365,7 +365,7 @@ namespace ViTMAE.Compiled.Generator
             w.Line("w.AttentionOutput.Forward(context, x, rows, ws.Pool, " + Kn + "Epilogue.Accumulate);");
             w.Line();
             w.Line("// MLP block: LayerNorm, intermediate + " + s.HiddenAct + " (fused epilogue), output projection + residual.");
-            w.Line(Kn + "LayerNormKernel.Forward(x, w.LayerNormAfterWeight, w.LayerNormAfterBias, norm, rows, " + hidden + ", (float)LayerNormEps);");
+            w.Line(Kn + "LayerNormKernel.Forward(x, w.LayerNormAfterWeight, w.LayerNormAfterBias, norm, rows, " + hidden + ", (float)LayerNormEps, ws.Pool);");
             w.Line("w.Intermediate.Forward(norm, mlp, rows, ws.Pool, " + Kn + "Epilogue.Activation, " + Kn + "Activation." + act + ");");
             w.Line("w.Output.Forward(mlp, x, rows, ws.Pool, " + Kn + "Epilogue.Accumulate);");
             w.Close();

@@ -20,7 +20,20 @@ public static class LayerNormKernel
     public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> y, int rows, int dim, float eps)
         => Forward(x, gamma, beta, y, rows, dim, eps, SimdPath.Auto);
 
-    internal static unsafe void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> y, int rows, int dim, float eps, SimdPath path)
+    /// <summary>
+    /// Like <see cref="Forward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, float)"/>,
+    /// with the rows shared among the workers of <paramref name="pool"/> (serial below 16 K elements, where a fan-out
+    /// costs more than it saves). Each row is computed exactly as in the serial call.
+    /// </summary>
+    public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> y, int rows, int dim, float eps, Threading.ComputePool pool)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
+        Forward(x, gamma, beta, y, rows, dim, eps, SimdPath.Auto, pool);
+    }
+
+    private const long ParallelThreshold = 1 << 14;
+
+    internal static unsafe void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> y, int rows, int dim, float eps, SimdPath path, Threading.ComputePool? pool = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(rows);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(dim);
@@ -39,17 +52,57 @@ public static class LayerNormKernel
         fixed (float* pb = beta)
         fixed (float* py = ys)
         {
-            for (int r = 0; r < rows; r++)
+            var args = new Args(px, pg, pb, py, rows, dim, eps, Simd.Resolve(path));
+            if (pool is not null && pool.DegreeOfParallelism > 1 && rows > 1 && size >= ParallelThreshold)
             {
-                nint o = (nint)r * dim;
-                switch (Simd.Resolve(path))
-                {
-                    case SimdPath.Vector512: Row<V512, Vector512<float>>(px + o, pg, pb, py + o, dim, eps); break;
-                    case SimdPath.Vector256: Row<V256, Vector256<float>>(px + o, pg, pb, py + o, dim, eps); break;
-                    case SimdPath.Vector128: Row<V128, Vector128<float>>(px + o, pg, pb, py + o, dim, eps); break;
-                    default: Row<Scalar, float>(px + o, pg, pb, py + o, dim, eps); break;
-                }
+                ParallelLayerNorm work = ParallelLayerNorm.ForThisThread;
+                work.Arguments = args;
+                pool.Run(work);
             }
+            else
+            {
+                Rows(in args, 0, rows);
+            }
+        }
+    }
+
+    private readonly unsafe struct Args(float* x, float* gamma, float* beta, float* y, int rows, int dim, float eps, SimdPath path)
+    {
+        public readonly float* X = x, Gamma = gamma, Beta = beta, Y = y;
+        public readonly int RowCount = rows, Dim = dim;
+        public readonly float Eps = eps;
+        public readonly SimdPath Path = path;
+    }
+
+    private static unsafe void Rows(in Args a, int start, int end)
+    {
+        for (int r = start; r < end; r++)
+        {
+            nint o = (nint)r * a.Dim;
+            switch (a.Path)
+            {
+                case SimdPath.Vector512: Row<V512, Vector512<float>>(a.X + o, a.Gamma, a.Beta, a.Y + o, a.Dim, a.Eps); break;
+                case SimdPath.Vector256: Row<V256, Vector256<float>>(a.X + o, a.Gamma, a.Beta, a.Y + o, a.Dim, a.Eps); break;
+                case SimdPath.Vector128: Row<V128, Vector128<float>>(a.X + o, a.Gamma, a.Beta, a.Y + o, a.Dim, a.Eps); break;
+                default: Row<Scalar, float>(a.X + o, a.Gamma, a.Beta, a.Y + o, a.Dim, a.Eps); break;
+            }
+        }
+    }
+
+    /// <summary>The fan-out of one LayerNorm; one instance per calling thread, reused (no allocation per call).</summary>
+    private sealed class ParallelLayerNorm : Threading.IParallelWork
+    {
+        [ThreadStatic]
+        private static ParallelLayerNorm? t_instance;
+
+        public Args Arguments;
+
+        public static ParallelLayerNorm ForThisThread => t_instance ??= new ParallelLayerNorm();
+
+        public void Execute(int worker, int workers)
+        {
+            (int start, int end) = Threading.ComputePool.Share(Arguments.RowCount, worker, workers);
+            Rows(in Arguments, start, end);
         }
     }
 

@@ -394,7 +394,7 @@ namespace Consumer.Models
 
                 // Final LayerNorm: last_hidden_state.
                 global::System.Span<float> last = ws.Buffer(LastHiddenStateOffset, LastHiddenStateFloats, batch);
-                global::ViTMAE.Compiled.Kernels.LayerNormKernel.Forward(hidden, m._layerNormWeight, m._layerNormBias, last, batch * Tokens, HiddenSize, (float)LayerNormEps);
+                global::ViTMAE.Compiled.Kernels.LayerNormKernel.Forward(hidden, m._layerNormWeight, m._layerNormBias, last, batch * Tokens, HiddenSize, (float)LayerNormEps, ws.Pool);
                 return new global::ViTMAE.Compiled.Modeling.ViTMAEModelOutput(
                     new global::ViTMAE.Compiled.Modeling.TensorView(last, new global::ViTMAE.Compiled.Modeling.TensorShape(batch, Tokens, HiddenSize)),
                     new global::ViTMAE.Compiled.Modeling.TensorView(ws.Buffer(MaskOffset, MaskFloats, batch), new global::ViTMAE.Compiled.Modeling.TensorShape(batch, Patches)),
@@ -434,7 +434,7 @@ namespace Consumer.Models
                 }
 
                 // decoder_norm, then decoder_pred on the patch rows (the CLS row is dropped): logits [batch, Patches, PatchDim].
-                global::ViTMAE.Compiled.Kernels.LayerNormKernel.Forward(hidden, m._decoderNormWeight, m._decoderNormBias, norm, batch * DecoderTokens, DecoderHiddenSize, (float)LayerNormEps);
+                global::ViTMAE.Compiled.Kernels.LayerNormKernel.Forward(hidden, m._decoderNormWeight, m._decoderNormBias, norm, batch * DecoderTokens, DecoderHiddenSize, (float)LayerNormEps, ws.Pool);
                 for (int b = 0; b < batch; b++)
                 {
                     m._decoderPred!.Forward(norm.Slice((b * DecoderTokens + 1) * DecoderHiddenSize, Patches * DecoderHiddenSize), logits.Slice(b * LogitsFloats, LogitsFloats), Patches, ws.Pool);
@@ -487,7 +487,7 @@ namespace Consumer.Models
                 global::System.Span<float> mlp = ws.Buffer(EncoderMlpOffset, EncoderMlpFloats, batch);
 
                 // Attention block: LayerNorm, fused Q|K|V, attention per image (all heads), output projection + residual.
-                global::ViTMAE.Compiled.Kernels.LayerNormKernel.Forward(x, w.LayerNormBeforeWeight, w.LayerNormBeforeBias, norm, rows, HiddenSize, (float)LayerNormEps);
+                global::ViTMAE.Compiled.Kernels.LayerNormKernel.Forward(x, w.LayerNormBeforeWeight, w.LayerNormBeforeBias, norm, rows, HiddenSize, (float)LayerNormEps, ws.Pool);
                 w.Qkv.Forward(norm, qkv, rows, ws.Pool);
                 for (int b = 0; b < batch; b++)
                 {
@@ -497,7 +497,7 @@ namespace Consumer.Models
                 w.AttentionOutput.Forward(context, x, rows, ws.Pool, global::ViTMAE.Compiled.Kernels.Epilogue.Accumulate);
 
                 // MLP block: LayerNorm, intermediate + gelu (fused epilogue), output projection + residual.
-                global::ViTMAE.Compiled.Kernels.LayerNormKernel.Forward(x, w.LayerNormAfterWeight, w.LayerNormAfterBias, norm, rows, HiddenSize, (float)LayerNormEps);
+                global::ViTMAE.Compiled.Kernels.LayerNormKernel.Forward(x, w.LayerNormAfterWeight, w.LayerNormAfterBias, norm, rows, HiddenSize, (float)LayerNormEps, ws.Pool);
                 w.Intermediate.Forward(norm, mlp, rows, ws.Pool, global::ViTMAE.Compiled.Kernels.Epilogue.Activation, global::ViTMAE.Compiled.Kernels.Activation.GeluErf);
                 w.Output.Forward(mlp, x, rows, ws.Pool, global::ViTMAE.Compiled.Kernels.Epilogue.Accumulate);
             }
@@ -513,7 +513,7 @@ namespace Consumer.Models
                 global::System.Span<float> mlp = ws.Buffer(DecoderMlpOffset, DecoderMlpFloats, batch);
 
                 // Attention block: LayerNorm, fused Q|K|V, attention per image (all heads), output projection + residual.
-                global::ViTMAE.Compiled.Kernels.LayerNormKernel.Forward(x, w.LayerNormBeforeWeight, w.LayerNormBeforeBias, norm, rows, DecoderHiddenSize, (float)LayerNormEps);
+                global::ViTMAE.Compiled.Kernels.LayerNormKernel.Forward(x, w.LayerNormBeforeWeight, w.LayerNormBeforeBias, norm, rows, DecoderHiddenSize, (float)LayerNormEps, ws.Pool);
                 w.Qkv.Forward(norm, qkv, rows, ws.Pool);
                 for (int b = 0; b < batch; b++)
                 {
@@ -523,7 +523,7 @@ namespace Consumer.Models
                 w.AttentionOutput.Forward(context, x, rows, ws.Pool, global::ViTMAE.Compiled.Kernels.Epilogue.Accumulate);
 
                 // MLP block: LayerNorm, intermediate + gelu (fused epilogue), output projection + residual.
-                global::ViTMAE.Compiled.Kernels.LayerNormKernel.Forward(x, w.LayerNormAfterWeight, w.LayerNormAfterBias, norm, rows, DecoderHiddenSize, (float)LayerNormEps);
+                global::ViTMAE.Compiled.Kernels.LayerNormKernel.Forward(x, w.LayerNormAfterWeight, w.LayerNormAfterBias, norm, rows, DecoderHiddenSize, (float)LayerNormEps, ws.Pool);
                 w.Intermediate.Forward(norm, mlp, rows, ws.Pool, global::ViTMAE.Compiled.Kernels.Epilogue.Activation, global::ViTMAE.Compiled.Kernels.Activation.GeluErf);
                 w.Output.Forward(mlp, x, rows, ws.Pool, global::ViTMAE.Compiled.Kernels.Epilogue.Accumulate);
             }

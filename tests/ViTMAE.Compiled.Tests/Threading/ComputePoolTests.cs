@@ -110,7 +110,7 @@ public class ComputePoolTests
     }
 
     [Fact]
-    public void Parallel_gemm_and_attention_equal_the_serial_ones_bit_for_bit()
+    public void Parallel_gemm_attention_and_layer_norm_equal_the_serial_ones_bit_for_bit()
     {
         var random = new Random(11);
         float[] R(int n) => Enumerable.Range(0, n).Select(_ => (random.NextSingle() * 2) - 1).ToArray();
@@ -134,5 +134,16 @@ public class ComputePoolTests
         AttentionKernel.Forward(qkv, ctxParallel, t, heads, hd, mask, probsParallel, new float[3 * AttentionKernel.ScratchLength(t, hd)], pool);
         Assert.Equal(ctxSerial, ctxParallel);
         Assert.Equal(probsSerial, probsParallel);
+
+        // LayerNorm above the fan-out threshold (16 K elements), rows not a multiple of the workers; and in place.
+        const int rows = 61, dim = 300;
+        float[] x = R(rows * dim), gamma = R(dim), beta = R(dim);
+        float[] lnSerial = new float[rows * dim], lnParallel = new float[rows * dim];
+        LayerNormKernel.Forward(x, gamma, beta, lnSerial, rows, dim, 1e-6f);
+        LayerNormKernel.Forward(x, gamma, beta, lnParallel, rows, dim, 1e-6f, pool);
+        Assert.Equal(lnSerial, lnParallel);
+        float[] inPlace = (float[])x.Clone();
+        LayerNormKernel.Forward(inPlace, gamma, beta, inPlace, rows, dim, 1e-6f, pool);
+        Assert.Equal(lnSerial, inPlace);
     }
 }
