@@ -12,8 +12,8 @@ namespace ViTMAE.Compiled.Kernels;
 /// <remarks>
 /// <para>Layout: W [N, K] (Hugging Face / PyTorch Linear) is stored as ⌈N/NR⌉ panels of Wᵀ, each K rows of NR
 /// consecutive output columns (K-major, zero-padded past N), NR = 2 vectors = 32 floats with Vector512, 16 with
-/// Vector256, 8 with Vector128, 2 scalar. The storage is pinned and 64-byte aligned. The bias is stored padded
-/// to the panels (zeros when absent).</para>
+/// Vector256, 8 with Vector128, 2 scalar. The storage is native memory, 64-byte aligned, in 2 MB huge pages on Linux
+/// (<see cref="AlignedBuffer"/>). The bias is stored padded to the panels (zeros when absent).</para>
 /// <para>Compute: panel by panel, the input (A) is read in place in blocks of up to 12 rows (Vector512) or 6 (narrower
 /// vectors); the micro-kernel holds a 12 × NR (or 6 × NR) tile in 24 (or 12) vector registers for the whole K loop
 /// (per k: two panel loads, one broadcast per row, two FMAs per row), starts from the bias and applies the epilogue
@@ -24,9 +24,8 @@ public sealed unsafe partial class PackedLinear
     private const int MaxRows = 12;
     private const int MaxPanelWidth = 32;
 
-    private readonly float[] _storage;   // pinned: the addresses below stay valid for the object's lifetime
-    private readonly int _weightOffset;  // float index of the 64-byte aligned panels in _storage
-    private readonly int _biasOffset;    // float index of the padded bias in _storage
+    private readonly AlignedBuffer _storage; // native, aligned, huge pages where available; freed with this object
+    private readonly int _biasOffset;        // float index of the padded bias in _storage (the panels start at 0)
     private readonly int _panelWidth;
     private readonly SimdPath _path;
 
@@ -57,12 +56,10 @@ public sealed unsafe partial class PackedLinear
         _panelWidth = 2 * Simd.Width(_path);
         int panels = (outFeatures + _panelWidth - 1) / _panelWidth;
         long weightFloats = (long)panels * _panelWidth * inFeatures;
-        long total = 16 + weightFloats + (long)panels * _panelWidth;
+        long total = weightFloats + (long)panels * _panelWidth;
         if (total > Array.MaxLength) throw new ArgumentOutOfRangeException(nameof(outFeatures), "Weight matrix too large to pack.");
-        _storage = GC.AllocateArray<float>((int)total, pinned: true);
-        nint address = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_storage));
-        _weightOffset = (int)(((64 - (address & 63)) & 63) / sizeof(float));
-        _biasOffset = _weightOffset + (int)weightFloats;
+        _storage = new AlignedBuffer(total);
+        _biasOffset = (int)weightFloats;
     }
 
     /// <summary>
@@ -146,9 +143,9 @@ public sealed unsafe partial class PackedLinear
         bool parallel = pool is not null && pool.DegreeOfParallelism > 1 && panels > 1 && (long)m * OutFeatures * InFeatures >= ParallelThreshold;
         fixed (float* a = usedIn)
         fixed (float* c = usedOut)
-        fixed (float* storage = _storage)
         {
-            var args = new GemmArgs(a, storage + _weightOffset, storage + _biasOffset, c, m, OutFeatures, InFeatures, accumulate, activation);
+            float* storage = _storage.Pointer;
+            var args = new GemmArgs(a, storage, storage + _biasOffset, c, m, OutFeatures, InFeatures, accumulate, activation);
             if (parallel)
             {
                 // Columns (packed panels) are shared among the workers: each output element is computed by one worker
@@ -164,6 +161,8 @@ public sealed unsafe partial class PackedLinear
                 Dispatch(_path, in args);
             }
         }
+
+        GC.KeepAlive(_storage); // the buffer must outlive the raw pointers used above
     }
 
     /// <summary>
@@ -230,8 +229,8 @@ public sealed unsafe partial class PackedLinear
             throw new ArgumentException($"Weight has {weight.Length} floats, expected {rows} × {k}.", weightName);
         if (!bias.IsEmpty && bias.Length != rows)
             throw new ArgumentException($"Bias has {bias.Length} floats, expected {rows} (or none).", biasName);
-        Span<float> packed = _storage.AsSpan(_weightOffset, _biasOffset - _weightOffset);
-        Span<float> packedBias = _storage.AsSpan(_biasOffset);
+        Span<float> packed = new(_storage.Pointer, _biasOffset);
+        Span<float> packedBias = new(_storage.Pointer + _biasOffset, (int)(_storage.Length - _biasOffset));
         for (int r = 0; r < rows; r++)
         {
             int n = row0 + r;
