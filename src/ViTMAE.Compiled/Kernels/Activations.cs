@@ -74,6 +74,36 @@ public static class Activations
         }
     }
 
+    /// <summary>
+    /// x[r·ld + j] ← act(x[r·ld + j]) for r &lt; rows, j &lt; n (n a multiple of the vector width): a GEMM register tile
+    /// after its store, in one loop so that the constants are loaded once and successive rows overlap.
+    /// </summary>
+    internal static unsafe void ApplyRows<TOps, TV>(Activation activation, float* x, int ld, int rows, int n)
+        where TOps : ISimdOps<TV> where TV : struct
+    {
+        switch (activation)
+        {
+            case Activation.None: break;
+            case Activation.GeluErf: Rows<TOps, TV, GeluErfOp>(x, ld, rows, n); break;
+            case Activation.GeluTanh: Rows<TOps, TV, GeluTanhOp>(x, ld, rows, n); break;
+            case Activation.Relu: Rows<TOps, TV, ReluOp>(x, ld, rows, n); break;
+            case Activation.Selu: Rows<TOps, TV, SeluOp>(x, ld, rows, n); break;
+            default: throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation.");
+        }
+    }
+
+    private static unsafe void Rows<TOps, TV, TOp>(float* x, int ld, int rows, int n)
+        where TOps : ISimdOps<TV> where TV : struct where TOp : IUnaryOp
+    {
+        int w = TOps.Count;
+        for (int r = 0; r < rows; r++)
+        {
+            float* row = x + (nint)r * ld;
+            for (int i = 0; i < n; i += w)
+                TOps.Store(row + i, TOp.Invoke<TOps, TV>(TOps.Load(row + i)));
+        }
+    }
+
     private static unsafe void Run<TOps, TV, TOp>(float* x, int n)
         where TOps : ISimdOps<TV> where TV : struct where TOp : IUnaryOp
     {

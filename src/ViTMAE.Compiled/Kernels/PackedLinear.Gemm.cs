@@ -66,10 +66,7 @@ public sealed unsafe partial class PackedLinear
                 {
                     Tile<TOps, TV>(rows, a, g.K, b, bias, c, g.N, g.Accumulate);
                     if (g.Activation != Activation.None)
-                    {
-                        for (int r = 0; r < rows; r++)
-                            Activations.Apply<TOps, TV>(g.Activation, c + (nint)r * g.N, nr);
-                    }
+                        Activations.ApplyRows<TOps, TV>(g.Activation, c, g.N, rows, nr);
                 }
                 else
                 {
