@@ -9,9 +9,10 @@ namespace ViTMAE.Compiled.Kernels;
 /// memory once per forward; with 4 KB pages that stream misses the TLB every 4 KB (32 k-steps of a 32-wide panel),
 /// and the hardware prefetchers stop at each page boundary. Measured on the Zen 4 machine of docs/BENCHMARKS.md,
 /// alternating both layouts in one process over 12 layers' weights: the masked encoder's GEMMs (M = 50) 2–9 % faster
-/// on one thread and 10–20 % on two, the decoder's 1–3 % (whole forward: within the machine's noise, ≈ 2 %). Hand-written because neither the GC heap (no alignment or madvise control) nor
-/// <see cref="NativeMemory"/> (no huge-page advice) offers this. Where huge pages are unavailable (other systems, THP
-/// disabled) the advice is simply not taken: only speed depends on it.
+/// on one thread and 10–20 % on two, the decoder's 1–3 % (whole forward: within the machine's noise, ≈ 2 %).
+/// Hand-written because neither the GC heap (no alignment or madvise control) nor <see cref="NativeMemory"/> (no
+/// huge-page advice) offers this. Where huge pages are unavailable (other systems, THP disabled) the advice is simply
+/// not taken: only speed depends on it.
 /// </summary>
 /// <remarks>
 /// Freed by the finalizer (a <see cref="SafeHandle"/>, so it runs even under memory pressure) or by

@@ -34,8 +34,8 @@ public sealed unsafe partial class PackedLinear
     /// Rows of A per register tile: 12 with Vector512 (24 accumulators of the 32 zmm registers; every panel load feeds
     /// 24 FMAs and the panel is streamed M/12 times instead of M/6), else 6 (12 accumulators fit the 16 registers of
     /// AVX2 / NEON). Also 6 when a row of A is a multiple of 4 KB long: the 12 rows read in place would then fall in one
-    /// L1 set (8 ways) and evict each other (measured: K = 2048 and 3072 ran ~12% slower with 12 rows, K = 512 and 768
-    /// ~2–5% faster).
+    /// L1 set (8 ways) and evict each other (measured: K = 2048 and 3072 ran 12–25 % slower with 12 rows; K = 512 and
+    /// 768 up to 8 % faster).
     /// </summary>
     private static int RowBlock<TOps, TV>(int k) where TOps : ISimdOps<TV> where TV : struct =>
         TOps.Count == 16 && k % 1024 != 0 ? MaxRows : 6;
