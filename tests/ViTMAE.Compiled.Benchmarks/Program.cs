@@ -1,4 +1,13 @@
+using System;
+using System.Globalization;
 using BenchmarkDotNet.Running;
 
-// dotnet run -c Release --project tests/ViTMAE.Compiled.Benchmarks -- --filter '*'
+// dotnet run -c Release --project tests/ViTMAE.Compiled.Benchmarks -- --filter '*'     (the table of docs/BENCHMARKS.md)
+// dotnet run -c Release --project tests/ViTMAE.Compiled.Benchmarks -- blocks [threads]  (the per-block profile)
+if (args.Length > 0 && args[0] == "blocks")
+{
+    ViTMAE.Compiled.Benchmarks.BlockProfile.Run(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : Environment.ProcessorCount);
+    return;
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(ViTMAE.Compiled.Benchmarks.ForwardBenchmarks).Assembly).Run(args);
