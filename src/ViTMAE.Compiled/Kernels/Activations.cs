@@ -51,32 +51,21 @@ public static class Activations
         {
             switch (Simd.Resolve(path))
             {
-                case SimdPath.Vector512: Run<V512, Vector512<float>, ErfOp>(p, x.Length); break;
-                case SimdPath.Vector256: Run<V256, Vector256<float>, ErfOp>(p, x.Length); break;
-                case SimdPath.Vector128: Run<V128, Vector128<float>, ErfOp>(p, x.Length); break;
-                default: Run<Scalar, float, ErfOp>(p, x.Length); break;
+                case SimdPath.Vector512: Rows<V512, Vector512<float>, ErfOp>(p, x.Length, 1, x.Length); break;
+                case SimdPath.Vector256: Rows<V256, Vector256<float>, ErfOp>(p, x.Length, 1, x.Length); break;
+                case SimdPath.Vector128: Rows<V128, Vector128<float>, ErfOp>(p, x.Length, 1, x.Length); break;
+                default: Rows<Scalar, float, ErfOp>(p, x.Length, 1, x.Length); break;
             }
         }
     }
 
-    /// <summary>x[0..n) ← act(x) with one vector width; used by the GEMM epilogue on its register-tile rows.</summary>
+    /// <summary>x[0..n) ← act(x) with one vector width.</summary>
     internal static unsafe void Apply<TOps, TV>(Activation activation, float* x, int n)
-        where TOps : ISimdOps<TV> where TV : struct
-    {
-        switch (activation)
-        {
-            case Activation.None: break;
-            case Activation.GeluErf: Run<TOps, TV, GeluErfOp>(x, n); break;
-            case Activation.GeluTanh: Run<TOps, TV, GeluTanhOp>(x, n); break;
-            case Activation.Relu: Run<TOps, TV, ReluOp>(x, n); break;
-            case Activation.Selu: Run<TOps, TV, SeluOp>(x, n); break;
-            default: throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation.");
-        }
-    }
+        where TOps : ISimdOps<TV> where TV : struct => ApplyRows<TOps, TV>(activation, x, n, 1, n);
 
     /// <summary>
-    /// x[r·ld + j] ← act(x[r·ld + j]) for r &lt; rows, j &lt; n (n a multiple of the vector width): a GEMM register tile
-    /// after its store, in one loop so that the constants are loaded once and successive rows overlap.
+    /// x[r·ld + j] ← act(x[r·ld + j]) for r &lt; rows, j &lt; n. The GEMM epilogue calls it on a whole register tile after
+    /// its store: one loop, so that the constants are loaded once and successive rows overlap.
     /// </summary>
     internal static unsafe void ApplyRows<TOps, TV>(Activation activation, float* x, int ld, int rows, int n)
         where TOps : ISimdOps<TV> where TV : struct
@@ -99,24 +88,12 @@ public static class Activations
         for (int r = 0; r < rows; r++)
         {
             float* row = x + (nint)r * ld;
-            for (int i = 0; i < n; i += w)
+            int i = 0;
+            for (; i <= n - w; i += w)
                 TOps.Store(row + i, TOp.Invoke<TOps, TV>(TOps.Load(row + i)));
+            for (; i < n; i++)
+                row[i] = TOp.Invoke<Scalar, float>(row[i]);
         }
-    }
-
-    private static unsafe void Run<TOps, TV, TOp>(float* x, int n)
-        where TOps : ISimdOps<TV> where TV : struct where TOp : IUnaryOp
-    {
-        int w = TOps.Count, i = 0;
-        for (; i <= n - 2 * w; i += 2 * w)
-        {
-            TOps.Store(x + i, TOp.Invoke<TOps, TV>(TOps.Load(x + i)));
-            TOps.Store(x + i + w, TOp.Invoke<TOps, TV>(TOps.Load(x + i + w)));
-        }
-        for (; i <= n - w; i += w)
-            TOps.Store(x + i, TOp.Invoke<TOps, TV>(TOps.Load(x + i)));
-        for (; i < n; i++)
-            x[i] = TOp.Invoke<Scalar, float>(x[i]);
     }
 
     internal interface IUnaryOp
