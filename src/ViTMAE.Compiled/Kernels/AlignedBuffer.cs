@@ -24,25 +24,24 @@ internal sealed unsafe class AlignedBuffer : SafeHandle
 {
     private const nuint HugePage = 2u << 20;
     private const int MadviseHugePage = 14; // MADV_HUGEPAGE, linux/mman.h
-    private readonly nuint _bytes;
 
     /// <summary>Allocates <paramref name="floats"/> zeroed floats.</summary>
     public AlignedBuffer(long floats)
         : base(IntPtr.Zero, ownsHandle: true)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(floats);
-        _bytes = checked((nuint)floats * sizeof(float));
-        bool huge = OperatingSystem.IsLinux() && _bytes >= HugePage;
-        void* p = NativeMemory.AlignedAlloc(_bytes, huge ? HugePage : 64);
+        Length = floats;
+        nuint bytes = Bytes;
+        bool huge = OperatingSystem.IsLinux() && bytes >= HugePage;
+        void* p = NativeMemory.AlignedAlloc(bytes, huge ? HugePage : 64);
         SetHandle((IntPtr)p);
         if (huge)
         {
-            Madvise.HugePages(p, _bytes / HugePage * HugePage);
+            Madvise.HugePages(p, bytes / HugePage * HugePage);
         }
 
-        NativeMemory.Clear(p, _bytes);
-        GC.AddMemoryPressure((long)_bytes);
-        Length = floats;
+        NativeMemory.Clear(p, bytes);
+        GC.AddMemoryPressure((long)bytes);
     }
 
     /// <summary>The first float.</summary>
@@ -51,6 +50,8 @@ internal sealed unsafe class AlignedBuffer : SafeHandle
     /// <summary>Number of floats.</summary>
     public long Length { get; }
 
+    private nuint Bytes => checked((nuint)Length * sizeof(float));
+
     /// <inheritdoc />
     public override bool IsInvalid => handle == IntPtr.Zero;
 
@@ -58,7 +59,7 @@ internal sealed unsafe class AlignedBuffer : SafeHandle
     protected override bool ReleaseHandle()
     {
         NativeMemory.AlignedFree((void*)handle);
-        GC.RemoveMemoryPressure((long)_bytes);
+        GC.RemoveMemoryPressure((long)Bytes);
         return true;
     }
 
