@@ -108,6 +108,9 @@ public static class AttentionKernel
         public Args ForHeads(int start, int end, float* scratch) => new(Qkv, Context, Tokens, Heads, HeadDim, HeadMask, Probs, scratch, start, end);
     }
 
+    /// <summary>The smallest share of an attention call worth handing to another thread (~1–2 µs of work).</summary>
+    private const long MinOperationsPerChunk = 1 << 17;
+
     /// <summary>
     /// Like <see cref="Forward(ReadOnlySpan{float}, Span{float}, int, int, int, ReadOnlySpan{float}, Span{float}, Span{float})"/>,
     /// with the heads shared among the workers of <paramref name="pool"/>; <paramref name="scratch"/> must hold
@@ -118,9 +121,10 @@ public static class AttentionKernel
         ReadOnlySpan<float> headMask, Span<float> probs, Span<float> scratch, Threading.ComputePool pool)
     {
         ArgumentNullException.ThrowIfNull(pool);
-        int workers = Math.Min(pool.DegreeOfParallelism, heads);
         int perWorker = ScratchLength(tokens, headDim);
-        if (workers <= 1 || tokens == 0)
+        // Per head: Q·Kᵀ and P·V (2·T²·headDim multiply-adds) and a softmax over T² scores (~16 operations each).
+        int chunks = tokens == 0 ? 1 : pool.ChunksFor(heads, (2L * headDim + 16) * tokens * tokens, MinOperationsPerChunk);
+        if (chunks <= 1)
         {
             Forward(qkv, context, tokens, heads, headDim, headMask, probs, scratch[..Math.Min(scratch.Length, perWorker)]);
             return;
@@ -142,8 +146,9 @@ public static class AttentionKernel
             ParallelAttention work = ParallelAttention.ForThisThread;
             work.Arguments = new Args(pq, pc, tokens, heads, headDim, headMask.IsEmpty ? null : pm, probs.IsEmpty ? null : pp, ps);
             work.ScratchPerWorker = perWorker;
+            work.Chunks = chunks;
             work.Path = Simd.Resolve(SimdPath.Auto);
-            pool.Run(work);
+            pool.Run(work, chunks);
         }
     }
 
@@ -155,13 +160,14 @@ public static class AttentionKernel
 
         public Args Arguments;
         public int ScratchPerWorker;
+        public int Chunks;
         public SimdPath Path;
 
         public static ParallelAttention ForThisThread => t_instance ??= new ParallelAttention();
 
-        public void Execute(int worker, int workers)
+        public void Execute(int chunk, int worker)
         {
-            (int start, int end) = Threading.ComputePool.Share(Arguments.Heads, worker, workers);
+            (int start, int end) = Threading.ComputePool.Share(Arguments.Heads, chunk, Chunks);
             if (start >= end) return;
             Args mine = Arguments.ForHeads(start, end, Arguments.Scratch + (nint)worker * ScratchPerWorker);
             switch (Path)

@@ -22,8 +22,8 @@ public static class LayerNormKernel
 
     /// <summary>
     /// Like <see cref="Forward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, float)"/>,
-    /// with the rows shared among the workers of <paramref name="pool"/> (serial below 16 K elements, where a fan-out
-    /// costs more than it saves). Each row is computed exactly as in the serial call.
+    /// with the rows shared among the workers of <paramref name="pool"/> (in chunks of at least 16 K elements; serial below
+    /// two such chunks). Each row is computed exactly as in the serial call.
     /// </summary>
     public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> y, int rows, int dim, float eps, Threading.ComputePool pool)
     {
@@ -31,7 +31,8 @@ public static class LayerNormKernel
         Forward(x, gamma, beta, y, rows, dim, eps, SimdPath.Auto, pool);
     }
 
-    private const long ParallelThreshold = 1 << 14;
+    /// <summary>The smallest share of a LayerNorm worth handing to another thread.</summary>
+    private const long MinElementsPerChunk = 1 << 14;
 
     internal static unsafe void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> y, int rows, int dim, float eps, SimdPath path, Threading.ComputePool? pool = null)
     {
@@ -53,11 +54,13 @@ public static class LayerNormKernel
         fixed (float* py = ys)
         {
             var args = new Args(px, pg, pb, py, rows, dim, eps, Simd.Resolve(path));
-            if (pool is not null && pool.DegreeOfParallelism > 1 && rows > 1 && size >= ParallelThreshold)
+            int chunks = pool is null ? 1 : pool.ChunksFor(rows, dim, MinElementsPerChunk);
+            if (chunks > 1)
             {
                 ParallelLayerNorm work = ParallelLayerNorm.ForThisThread;
                 work.Arguments = args;
-                pool.Run(work);
+                work.Chunks = chunks;
+                pool!.Run(work, chunks);
             }
             else
             {
@@ -96,12 +99,13 @@ public static class LayerNormKernel
         private static ParallelLayerNorm? t_instance;
 
         public Args Arguments;
+        public int Chunks;
 
         public static ParallelLayerNorm ForThisThread => t_instance ??= new ParallelLayerNorm();
 
-        public void Execute(int worker, int workers)
+        public void Execute(int chunk, int worker)
         {
-            (int start, int end) = Threading.ComputePool.Share(Arguments.RowCount, worker, workers);
+            (int start, int end) = Threading.ComputePool.Share(Arguments.RowCount, chunk, Chunks);
             Rows(in Arguments, start, end);
         }
     }

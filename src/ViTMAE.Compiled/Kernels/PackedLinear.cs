@@ -140,21 +140,22 @@ public sealed unsafe partial class PackedLinear
 
         bool accumulate = (epilogue & Epilogue.Accumulate) != 0;
         int panels = (OutFeatures + _panelWidth - 1) / _panelWidth;
-        bool parallel = pool is not null && pool.DegreeOfParallelism > 1 && panels > 1 && (long)m * OutFeatures * InFeatures >= ParallelThreshold;
+        int chunks = pool is null ? 1 : pool.ChunksFor(panels, (long)m * InFeatures * _panelWidth, MinMultiplyAddsPerChunk);
         fixed (float* a = usedIn)
         fixed (float* c = usedOut)
         {
             float* storage = _storage.Pointer;
             var args = new GemmArgs(a, storage, storage + _biasOffset, c, m, OutFeatures, InFeatures, accumulate, activation);
-            if (parallel)
+            if (chunks > 1)
             {
-                // Columns (packed panels) are shared among the workers: each output element is computed by one worker
-                // exactly as in the serial loop, so results do not depend on the thread count.
+                // Columns (packed panels) are cut into chunks that the workers claim: each output element is computed by
+                // one worker exactly as in the serial loop, so results do not depend on the thread count.
                 ParallelGemm work = ParallelGemm.ForThisThread;
                 work.Arguments = args;
                 work.Panels = panels;
+                work.Chunks = chunks;
                 work.Path = _path;
-                pool!.Run(work);
+                pool!.Run(work, chunks);
             }
             else
             {
@@ -167,8 +168,8 @@ public sealed unsafe partial class PackedLinear
 
     /// <summary>
     /// Like <see cref="Forward(ReadOnlySpan{float}, Span{float}, int, Epilogue, Activation)"/>, with the output columns
-    /// shared among the workers of <paramref name="pool"/> (serial below ~64 K multiply-adds, where a fan-out costs more
-    /// than it saves).
+    /// shared among the workers of <paramref name="pool"/> in chunks of at least ~128 K multiply-adds (serial below two
+    /// such chunks, where a fan-out costs more than it saves).
     /// </summary>
     public void Forward(ReadOnlySpan<float> input, Span<float> output, int m, Threading.ComputePool pool, Epilogue epilogue = Epilogue.None, Activation activation = Activation.None)
     {
@@ -176,7 +177,8 @@ public sealed unsafe partial class PackedLinear
         ForwardCore(input, output, m, epilogue, activation, pool);
     }
 
-    private const long ParallelThreshold = 1 << 16;
+    /// <summary>The smallest share of a GEMM worth handing to another thread (~1–2 µs of work).</summary>
+    private const long MinMultiplyAddsPerChunk = 1 << 17;
 
     private static void Dispatch(SimdPath path, in GemmArgs args)
     {
@@ -197,13 +199,14 @@ public sealed unsafe partial class PackedLinear
 
         public GemmArgs Arguments;
         public int Panels;
+        public int Chunks;
         public SimdPath Path;
 
         public static ParallelGemm ForThisThread => t_instance ??= new ParallelGemm();
 
-        public void Execute(int worker, int workers)
+        public void Execute(int chunk, int worker)
         {
-            (int start, int end) = Threading.ComputePool.Share(Panels, worker, workers);
+            (int start, int end) = Threading.ComputePool.Share(Panels, chunk, Chunks);
             if (start < end)
             {
                 Dispatch(Path, Arguments.ForPanels(start, end));

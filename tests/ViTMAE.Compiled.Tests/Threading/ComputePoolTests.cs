@@ -8,13 +8,15 @@ namespace ViTMAE.Compiled.Tests.Threading;
 
 public class ComputePoolTests
 {
-    private sealed class Recorder(int length) : IParallelWork
+    private sealed class Recorder(int length, int chunks) : IParallelWork
     {
         public int[] Hits { get; } = new int[length];
 
-        public void Execute(int worker, int workers)
+        public int Chunks { get; } = chunks;
+
+        public void Execute(int chunk, int worker)
         {
-            (int start, int end) = ComputePool.Share(Hits.Length, worker, workers);
+            (int start, int end) = ComputePool.Share(Hits.Length, chunk, Chunks);
             for (int i = start; i < end; i++)
             {
                 Interlocked.Increment(ref Hits[i]);
@@ -24,9 +26,9 @@ public class ComputePoolTests
 
     private sealed class Thrower : IParallelWork
     {
-        public void Execute(int worker, int workers)
+        public void Execute(int chunk, int worker)
         {
-            if (worker == workers - 1)
+            if (chunk == 2)
             {
                 throw new InvalidOperationException("boom");
             }
@@ -44,8 +46,8 @@ public class ComputePoolTests
         Assert.Equal(workers, pool.DegreeOfParallelism);
         for (int call = 0; call < 500; call++)
         {
-            var work = new Recorder(call % 37);
-            pool.Run(work);
+            var work = new Recorder(call % 37, 1 + (call % 9));
+            pool.Run(work, work.Chunks);
             Assert.All(work.Hits, h => Assert.Equal(1, h));
         }
     }
@@ -54,20 +56,24 @@ public class ComputePoolTests
     public void A_worker_failure_surfaces_and_the_pool_keeps_working()
     {
         using var pool = new ComputePool(3);
-        var ex = Assert.Throws<AggregateException>(() => pool.Run(new Thrower()));
+        var ex = Assert.Throws<AggregateException>(() => pool.Run(new Thrower(), 5));
         Assert.IsType<InvalidOperationException>(ex.InnerException);
-        var work = new Recorder(10);
-        pool.Run(work);
+        var work = new Recorder(10, 4);
+        pool.Run(work, work.Chunks);
         Assert.All(work.Hits, h => Assert.Equal(1, h));
     }
 
     private sealed class SlowOthers : IParallelWork
     {
-        public void Execute(int worker, int workers)
+        public void Execute(int chunk, int worker)
         {
             if (worker != 0)
             {
                 Thread.Sleep(3); // the caller finishes first and has to block, not only spin
+            }
+            else
+            {
+                Thread.Sleep(1); // long enough for the worker to wake up and claim the other chunk
             }
         }
     }
@@ -75,19 +81,23 @@ public class ComputePoolTests
     [Fact]
     public void A_call_allocates_nothing_even_when_the_caller_has_to_block()
     {
-        // Warm up with quick calls only (as a steady-state forward often is), then make the caller block.
+        // The runtime allocates a thread's wait state (~2 KB, once) the first time that thread blocks at all; after
+        // that, calls in which the caller blocks for a worker must allocate nothing, however often it happens.
         using var pool = new ComputePool(2);
-        var quick = new Recorder(4);
-        pool.Run(quick);
-        pool.Run(quick);
         var work = new SlowOthers();
+        for (int i = 0; i < 3; i++)
+        {
+            pool.Run(work, 2);
+        }
+
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 20; i++)
         {
-            pool.Run(work);
+            pool.Run(work, 2);
         }
 
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.True(pool.StalledCalls > 0, "the caller never had to block: the test proves nothing");
     }
 
     [Theory]
@@ -107,6 +117,85 @@ public class ComputePoolTests
         }
 
         Assert.Equal(count, next);
+    }
+
+    /// <summary>
+    /// A chunk takes 1 ms on the caller, but worker 1 sleeps 20 ms inside every chunk it claims, as a thread preempted by
+    /// another process would.
+    /// </summary>
+    private sealed class PreemptedWorker(int length) : IParallelWork
+    {
+        public int[] Hits { get; } = new int[length];
+
+        public void Execute(int chunk, int worker)
+        {
+            if (worker != 0)
+            {
+                Thread.Sleep(20);
+            }
+            else
+            {
+                var spin = System.Diagnostics.Stopwatch.StartNew();
+                while (spin.ElapsedTicks < System.Diagnostics.Stopwatch.Frequency / 1000)
+                {
+                    Thread.SpinWait(10);
+                }
+            }
+
+            Interlocked.Increment(ref Hits[chunk]);
+        }
+    }
+
+    [Fact]
+    public void The_caller_does_the_chunks_a_late_worker_has_not_claimed()
+    {
+        // Worker 1 stalls 20 ms in every chunk it claims; the caller must take the other chunks instead of waiting for a
+        // fixed share to be done by a thread that is not running.
+        using var pool = new ComputePool(2);
+        var slow = new PreemptedWorker(64);
+        var timer = System.Diagnostics.Stopwatch.StartNew();
+        pool.Run(slow, slow.Hits.Length);
+        Assert.All(slow.Hits, h => Assert.Equal(1, h));
+        // The caller's own ~62 ms plus at most the one chunk worker 1 was sleeping in, not a fixed half of 64 chunks
+        // (32 × 20 = 640 ms).
+        Assert.True(timer.ElapsedMilliseconds < 300, $"the call took {timer.ElapsedMilliseconds} ms");
+    }
+
+    [Fact]
+    public void Workers_that_keep_arriving_late_make_the_pool_back_off_to_serial_calls()
+    {
+        using var pool = new ComputePool(2);
+        var slow = new PreemptedWorker(4);
+        for (int i = 0; i < 64 && pool.BackOffs == 0; i++)
+        {
+            Array.Clear(slow.Hits);
+            pool.Run(slow, slow.Hits.Length);
+            Assert.All(slow.Hits, h => Assert.Equal(1, h));
+        }
+
+        Assert.True(pool.BackOffs >= 1, $"no back-off after {pool.StalledCalls} stalled calls");
+        // During the back-off every chunk runs on the caller (4 ms a call): no call waits for the sleeping worker.
+        long stalled = pool.StalledCalls;
+        for (int i = 0; i < 50; i++)
+        {
+            Array.Clear(slow.Hits);
+            pool.Run(slow, slow.Hits.Length);
+            Assert.All(slow.Hits, h => Assert.Equal(1, h));
+        }
+
+        Assert.Equal(stalled, pool.StalledCalls);
+    }
+
+    [Theory]
+    [InlineData(1, 100, 1000, 10, 1)]       // one worker: always serial
+    [InlineData(2, 100, 10, 1000, 1)]       // 1000 units of work < two chunks of 1000: serial
+    [InlineData(2, 100, 1000, 1000, 4)]     // plenty of work: two chunks per worker
+    [InlineData(2, 3, 1000, 1000, 3)]       // never more chunks than items
+    [InlineData(4, 100, 30, 1000, 3)]       // 3000 units: three chunks of 1000
+    public void Chunk_counts_follow_the_work(int workers, int items, long costPerItem, long minCost, int expected)
+    {
+        using var pool = new ComputePool(workers);
+        Assert.Equal(expected, pool.ChunksFor(items, costPerItem, minCost));
     }
 
     [Fact]
