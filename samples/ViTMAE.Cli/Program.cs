@@ -17,6 +17,12 @@ var root = new RootCommand("ViTMAE.Compiled: facebook/vit-mae-base compiled to C
 
 try
 {
+    // On x86-64, hand over to the build for this CPU's level (AVX2 or AVX-512) when it lies beside this one.
+    if (IsaDispatch.Run(args) is int exitCode)
+    {
+        return exitCode;
+    }
+
     // Our own handler below decides what is a user error (one line) and what is a bug (stack trace).
     return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }

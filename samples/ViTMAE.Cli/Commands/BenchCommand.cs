@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Globalization;
 using ViTMAE.Cli.Models;
 using ViTMAE.Compiled.Modeling;
+using ViTMAE.Compiled.Platform;
 
 namespace ViTMAE.Cli;
 
@@ -35,6 +36,13 @@ internal static class BenchCommand
         if (threads < 1)
         {
             throw new CliUsageException("--threads must be at least 1");
+        }
+
+        // The machine first: a time means little without the CPU and the kernel width that produced it.
+        Console.WriteLine("cpu: " + CpuInfo.Describe());
+        if (IsaDispatch.Note() is string note)
+        {
+            Console.WriteLine("note: " + note);
         }
 
         string path = ModelSource.Resolve(weightsPath);

@@ -3,6 +3,7 @@ using System.CommandLine;
 using System.Linq;
 using ViTMAE.Cli.Models;
 using ViTMAE.Compiled.Modeling;
+using ViTMAE.Compiled.Platform;
 using ViTMAE.Compiled.Weights;
 
 namespace ViTMAE.Cli;
@@ -21,6 +22,12 @@ internal static class InfoCommand
     private static int Run(string? weightsPath)
     {
         Console.WriteLine("Model: " + VitMaeBase.CompiledSpec.Describe());
+        Console.WriteLine("CPU: " + CpuInfo.Describe());
+        if (IsaDispatch.Note() is string note)
+        {
+            Console.WriteLine("Note: " + note);
+        }
+
         Console.WriteLine();
         Console.WriteLine(VitMaeBase.PlanSummary);
         Console.WriteLine();
