@@ -95,6 +95,18 @@ public sealed class ImageTooLargeException : ImageDecodeException
         Height = height;
     }
 
+    /// <summary>Creates the exception for an image whose decoding would need <paramref name="decodedBytes"/>, over the budget.</summary>
+    public ImageTooLargeException(string? filePath, int width, int height, long decodedBytes, ImageDecodeOptions limits)
+        : base(
+            filePath,
+            $"an image that decodes in at most {(limits ?? throw new ArgumentNullException(nameof(limits))).MaxDecodedBytes} bytes (ImageDecodeOptions.MaxDecodedBytes)",
+            $"a {width}×{height} image that needs {decodedBytes} bytes to decode")
+    {
+        Width = width;
+        Height = height;
+        DecodedBytes = decodedBytes;
+    }
+
     /// <summary>Creates an exception with a message.</summary>
     public ImageTooLargeException(string message) : base(message) { }
 
@@ -109,6 +121,9 @@ public sealed class ImageTooLargeException : ImageDecodeException
 
     /// <summary>Height declared by the header.</summary>
     public int Height { get; }
+
+    /// <summary>Bytes the decoding would have needed, when the budget (not the size limits) refused it; else 0.</summary>
+    public long DecodedBytes { get; }
 }
 
 /// <summary>A Hugging Face <c>preprocessor_config.json</c> is malformed or asks for something not supported.</summary>

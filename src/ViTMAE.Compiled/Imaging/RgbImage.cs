@@ -99,6 +99,9 @@ public sealed class RgbImage
 /// <summary>Limits checked against an image's header before any pixel memory is allocated.</summary>
 public sealed class ImageDecodeOptions
 {
+    /// <summary>Default budget of decoded bytes: 256 MiB (an 85-megapixel RGB image, or less when the format needs intermediate buffers).</summary>
+    public const long DefaultMaxDecodedBytes = 256L << 20;
+
     /// <summary>Default limit per side: 16384 pixels.</summary>
     public const int DefaultMaxSide = 16384;
 
@@ -113,4 +116,11 @@ public sealed class ImageDecodeOptions
 
     /// <summary>Largest accepted width·height.</summary>
     public long MaxPixels { get; init; } = DefaultMaxPixels;
+
+    /// <summary>
+    /// Most bytes a decoder may allocate for one image: the RGB output plus the format's intermediate buffers (PNG scanlines,
+    /// progressive JPEG coefficients, the GIF canvas). Computed from the header and checked before anything is allocated,
+    /// so a small file that declares a huge image (a decompression bomb) is refused at once. Raise it for very large images.
+    /// </summary>
+    public long MaxDecodedBytes { get; init; } = DefaultMaxDecodedBytes;
 }
