@@ -85,7 +85,7 @@ internal sealed class FuzzTargets : IDisposable
     /// <summary>The library's typed rejections: everything a target may throw without it being a finding.</summary>
     public static bool IsTyped(Exception exception) => exception is ViTMAEException;
 
-    /// <summary>Runs one input; returns whether the library accepted it. Throws on a finding only.</summary>
+    /// <summary>Runs one input; returns whether the library accepted it (config: whether ViTMAESpec.Parse did). Throws on a finding only.</summary>
     public bool Run(FuzzTarget target, byte[] data)
     {
         ArgumentNullException.ThrowIfNull(data);
@@ -97,8 +97,7 @@ internal sealed class FuzzTargets : IDisposable
                     Safetensors(data);
                     break;
                 case FuzzTarget.Config:
-                    Config(data);
-                    break;
+                    return Config(data);
                 case FuzzTarget.Image:
                     Image(data);
                     break;
@@ -286,7 +285,7 @@ internal sealed class FuzzTargets : IDisposable
     /// <see cref="ViTMAESpec.Load"/> does), through <see cref="ViTMAESpec.Parse"/>; an accepted spec must have
     /// consistent derived sizes. The same text then goes through the <c>preprocessor_config.json</c> parser.
     /// </summary>
-    private void Config(byte[] data)
+    private bool Config(byte[] data)
     {
         string text;
         using (var reader = new StreamReader(new MemoryStream(data, writable: false), Encoding.UTF8, detectEncodingFromByteOrderMarks: true))
@@ -294,16 +293,26 @@ internal sealed class FuzzTargets : IDisposable
             text = reader.ReadToEnd();
         }
 
+        bool accepted = false;
         try
         {
             CheckSpec(ViTMAESpec.Parse(text, "fuzz/config.json"));
+            accepted = true;
         }
         catch (Exception e) when (IsTyped(e))
         {
             // A typed rejection; the preprocessor parser still gets the text. An untyped exception propagates.
         }
 
-        PreprocessorConfig(text);
+        try
+        {
+            PreprocessorConfig(text);
+        }
+        catch (Exception e) when (IsTyped(e))
+        {
+        }
+
+        return accepted;
     }
 
     private static void CheckSpec(ViTMAESpec spec)
