@@ -176,6 +176,14 @@ fuzz() {
     if [ "$crashes" -gt 0 ]; then
       dotnet "$build_dir/$harness" --replay "$target" "$work/findings/crashes" | grep -E '^(UNIQUE|HANG|replay)' || true
     fi
+    # Hangs, timed in-process (the first three): AFL's limit is wall-clock time on a possibly busy machine.
+    find "$work/findings/hangs" -type f | sort | head -n 3 | while read -r f; do
+      local t0 t1
+      t0=$(date +%s.%N)
+      dotnet "$build_dir/$harness" --replay "$target" "$f" --timeout 60 > "$work/hang-replay.log" 2>&1 || true
+      t1=$(date +%s.%N)
+      echo "hang $(basename "$f"): $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s in-process: $(tail -n 1 "$work/hang-replay.log")"
+    done
   fi
 
   # FUZZ_ALLOW_PENDING=1: crashes whose signature (exception type and the class of the first library frame, or the

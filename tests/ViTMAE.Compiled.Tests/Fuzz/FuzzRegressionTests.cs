@@ -52,7 +52,12 @@ public sealed class FuzzRegressionTests : IDisposable
         byte[] bytes = File.ReadAllBytes(Path.Combine(FuzzRoot, input));
 
         // Run throws only on a finding: an exception that is not a ViTMAEException, or a broken invariant.
+        var stopwatch = System.Diagnostics.Stopwatch.StartNew();
         _targets.Run(parsed, bytes);
+
+        // AFL reports an input over 3 s as a hang; these inputs are all tiny and take milliseconds, so 10 s (a loaded
+        // machine) still means the input makes the library do work out of proportion to its size.
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(10), $"{input} took {stopwatch.Elapsed.TotalSeconds:0.0} s");
     }
 
     [Fact]
