@@ -13,7 +13,7 @@
 # Work files live in artifacts/fuzz/<target>/ (git-ignored): bin/ (the instrumented copy of the build), in/ (seeds),
 # out/ (AFL's output: queue, crashes, hangs), findings/ (crashing and hanging inputs of the last run).
 # Environment: FUZZ_TIMEOUT_MS (AFL -t, default 3000), FUZZ_RESUME=1 (continue the previous run's queue instead of
-# starting from the seeds), FUZZ_NO_BUILD=1 (reuse the last build), FUZZ_ALLOW_PENDING=1 (crashes that replay to the
+# starting from the seeds; AFL moves the earlier crashes and hangs aside), FUZZ_NO_BUILD=1 (reuse the last build), FUZZ_ALLOW_PENDING=1 (crashes that replay to the
 # signature of an input under regressions/pending/<target> do not fail the run).
 set -euo pipefail
 
@@ -122,9 +122,12 @@ fuzz() {
   echo "::: replaying the $(ls "$in" | wc -l) seeds"
   dotnet "$build_dir/$harness" --replay "$target" "$in" | tail -n 20 || die "a seed fails: see above"
 
-  local input="-i $in"
-  if [ "${FUZZ_RESUME:-}" = 1 ] && [ -d "$out" ]; then
+  # On resume AFL continues its counters: the totals printed below are this run's, the earlier ones subtracted.
+  local input="-i $in" prev_execs=0 prev_time=0
+  if [ "${FUZZ_RESUME:-}" = 1 ] && [ -f "$out/main/fuzzer_stats" ]; then
     input="-i -"
+    prev_execs=$(stat_sum execs_done)
+    prev_time=$(awk -F: '{ gsub(/ /, "", $1) } $1 == "run_time" { print int($2) }' "$out/main/fuzzer_stats")
   else
     rm -rf "$out"
   fi
@@ -161,8 +164,8 @@ fuzz() {
   fi
 
   local execs runtime crashes hangs rate
-  execs=$(stat_sum execs_done)
-  runtime=$(awk -F: '{ gsub(/ /, "", $1) } $1 == "run_time" { print int($2) }' "$out/main/fuzzer_stats")
+  execs=$(( $(stat_sum execs_done) - prev_execs ))
+  runtime=$(( $(awk -F: '{ gsub(/ /, "", $1) } $1 == "run_time" { print int($2) }' "$out/main/fuzzer_stats") - ${prev_time:-0} ))
   crashes=$(count_files crashes)
   hangs=$(count_files hangs)
   rate=$(awk -v e="$execs" -v t="$runtime" 'BEGIN { printf "%.0f", (t > 0 ? e / t : 0) }')
