@@ -132,7 +132,8 @@ namespace ViTMAE.Compiled.Generator
             w.Line("/// <summary>");
             w.Line("/// A per-caller workspace: the activation arena (" + I(plan.ArenaFloatsPerImage) + " floats per image), masking indices and");
             w.Line("/// attention scratch, allocated once and reused by every call. Outputs are views into it, valid until the next call.");
-            w.Line("/// Not thread-safe: give each thread its own session.");
+            w.Line("/// One call at a time: give each thread its own session (a concurrent call throws InvalidOperationException, a call");
+            w.Line("/// after <see cref=\"Dispose\"/> ObjectDisposedException).");
             w.Line("/// </summary>");
             w.Open("public sealed class Session : " + Rt + "IViTMAESession");
             w.Line("private readonly " + c + " _model;");
@@ -151,7 +152,7 @@ namespace ViTMAE.Compiled.Generator
             w.Line("/// <inheritdoc/>");
             w.Line("public int DegreeOfParallelism => Workspace.Pool.DegreeOfParallelism;");
             w.Line();
-            w.Line("/// <summary>Stops the session's worker threads.</summary>");
+            w.Line("/// <summary>Stops the session's worker threads; later calls throw ObjectDisposedException (a running call finishes first).</summary>");
             w.Line("public void Dispose() => Workspace.Dispose();");
             w.Line();
             w.Line("internal " + Rt + "Workspace Workspace { get; }");
@@ -177,6 +178,8 @@ namespace ViTMAE.Compiled.Generator
 
         private static void EmitDispatch(CodeWriter w, ViTMAEPlan plan, string method)
         {
+            // One call at a time: a second thread (or a call after Dispose) gets an exception at once, never a torn arena.
+            w.Line("using " + Rt + "Workspace.CallScope call = Workspace.Enter();");
             if (plan.Resolutions.Count == 1)
             {
                 w.Line("Resolve(inputs);");

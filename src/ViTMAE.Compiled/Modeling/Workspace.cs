@@ -1,5 +1,6 @@
 using System;
 using System.Globalization;
+using System.Threading;
 
 namespace ViTMAE.Compiled.Modeling;
 
@@ -10,6 +11,11 @@ namespace ViTMAE.Compiled.Modeling;
 /// </summary>
 public sealed class Workspace : IDisposable
 {
+    // Call state: a session runs one call at a time. Idle → Running by compare-and-swap at the start of a call, so a second
+    // thread entering at the same time fails at once instead of sharing the arena (wrong results) and the pool (a lost
+    // completion count: a deadlock). Dispose during a call is deferred to the call's end.
+    private const int Idle = 0, Running = 1, Disposed = 2, RunningDisposeRequested = 3;
+    private int _state;
     private readonly Random _random;
     private float[]? _hiddenStates, _attentions, _decoderHiddenStates, _decoderAttentions;
 
@@ -47,8 +53,77 @@ public sealed class Workspace : IDisposable
     /// <summary>The session's worker team (the calling thread is worker 0).</summary>
     public Threading.ComputePool Pool { get; }
 
-    /// <summary>Stops the session's worker threads.</summary>
-    public void Dispose() => Pool.Dispose();
+    /// <summary>
+    /// Stops the session's worker threads; every later call throws <see cref="ObjectDisposedException"/>. When a call is
+    /// running on another thread, the workers are stopped when it returns.
+    /// </summary>
+    public void Dispose()
+    {
+        while (true)
+        {
+            int state = Volatile.Read(ref _state);
+            if (state is Disposed or RunningDisposeRequested)
+            {
+                return;
+            }
+
+            int next = state == Idle ? Disposed : RunningDisposeRequested;
+            if (Interlocked.CompareExchange(ref _state, next, state) == state)
+            {
+                if (next == Disposed)
+                {
+                    Pool.Dispose();
+                }
+
+                return;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Starts a call: the session is marked busy until the returned scope is disposed.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Another call is running on this session (sessions are not shared between threads).</exception>
+    /// <exception cref="ObjectDisposedException">The session was disposed.</exception>
+    public CallScope Enter()
+    {
+        int state = Interlocked.CompareExchange(ref _state, Running, Idle);
+        if (state == Idle)
+        {
+            return new CallScope(this);
+        }
+
+        if (state == Disposed)
+        {
+            throw new ObjectDisposedException(nameof(Workspace), "This ViTMAE session was disposed; create a new one with model.CreateSession().");
+        }
+
+        throw new InvalidOperationException(
+            "This ViTMAE session is already running a call on another thread. A session owns one arena and one worker team and runs one call at a time: give each thread its own session (model.CreateSession()); the model itself is thread-safe.");
+    }
+
+    private void Exit()
+    {
+        if (Interlocked.CompareExchange(ref _state, Idle, Running) == Running)
+        {
+            return;
+        }
+
+        // Dispose was called during the call: finish it now.
+        Volatile.Write(ref _state, Disposed);
+        Pool.Dispose();
+    }
+
+    /// <summary>The span of one call (see <see cref="Enter"/>); disposing it marks the session idle again.</summary>
+    public readonly ref struct CallScope
+    {
+        private readonly Workspace? _workspace;
+
+        internal CallScope(Workspace workspace) => _workspace = workspace;
+
+        /// <summary>Ends the call.</summary>
+        public void Dispose() => _workspace?.Exit();
+    }
 
     /// <summary>Largest batch.</summary>
     public int MaxBatch { get; }

@@ -295,7 +295,8 @@ namespace Consumer
         /// <summary>
         /// A per-caller workspace: the activation arena (14704 floats per image), masking indices and
         /// attention scratch, allocated once and reused by every call. Outputs are views into it, valid until the next call.
-        /// Not thread-safe: give each thread its own session.
+        /// One call at a time: give each thread its own session (a concurrent call throws InvalidOperationException, a call
+        /// after <see cref="Dispose"/> ObjectDisposedException).
         /// </summary>
         public sealed class Session : global::ViTMAE.Compiled.Modeling.IViTMAESession
         {
@@ -316,7 +317,7 @@ namespace Consumer
             /// <inheritdoc/>
             public int DegreeOfParallelism => Workspace.Pool.DegreeOfParallelism;
 
-            /// <summary>Stops the session's worker threads.</summary>
+            /// <summary>Stops the session's worker threads; later calls throw ObjectDisposedException (a running call finishes first).</summary>
             public void Dispose() => Workspace.Dispose();
 
             internal global::ViTMAE.Compiled.Modeling.Workspace Workspace { get; }
@@ -324,6 +325,7 @@ namespace Consumer
             /// <inheritdoc/>
             public global::ViTMAE.Compiled.Modeling.ViTMAEModelOutput Forward(in global::ViTMAE.Compiled.Modeling.ViTMAEInputs inputs)
             {
+                using global::ViTMAE.Compiled.Modeling.Workspace.CallScope call = Workspace.Enter();
                 Resolve(inputs);
                 return At48x48.Model(_model, Workspace, inputs);
             }
@@ -336,6 +338,7 @@ namespace Consumer
                     throw new global::ViTMAE.Compiled.Modeling.ViTMAEInputException("model", "the checkpoint has no decoder (a ViTMAEModel checkpoint); load a ViTMAEForPreTraining checkpoint to run ForwardPreTraining");
                 }
 
+                using global::ViTMAE.Compiled.Modeling.Workspace.CallScope call = Workspace.Enter();
                 Resolve(inputs);
                 return At48x48.PreTraining(_model, Workspace, inputs);
             }
