@@ -48,6 +48,9 @@ namespace ViTMAE.Compiled.Configuration
 
         /// <summary><c>layer_norm_eps</c> or a probability is out of its range.</summary>
         public const string ValueOutOfRange = "VMAE013";
+
+        /// <summary>A derived size (a weight tensor, the activation arena, the parameter count) exceeds what the runtime can hold.</summary>
+        public const string ModelTooLarge = "VMAE014";
     }
 
     /// <summary>One problem found in a config file: ID, message and where in the JSON it is.</summary>
@@ -238,6 +241,11 @@ namespace ViTMAE.Compiled.Configuration
                 return;
             }
 
+            if (!CheckLimits(spec, r))
+            {
+                return;
+            }
+
             if (!(spec.MaskRatio >= 0 && spec.MaskRatio < 1))
             {
                 r.Report(ConfigDiagnosticIds.InvalidMaskRatio, "mask_ratio", "mask_ratio must be in [0, 1), found " + Invariant(spec.MaskRatio));
@@ -248,6 +256,91 @@ namespace ViTMAE.Compiled.Configuration
                     "mask_ratio " + Invariant(spec.MaskRatio) + " keeps no patch: int(" + Invariant(spec.NumPatches) + " * (1 - " + Invariant(spec.MaskRatio) + ")) = 0");
             }
         }
+
+        /// <summary>Most elements of one tensor or of one image's activation arena: .NET's largest array (float[]).</summary>
+        public const long MaxElements = 0x7FFFFFC7; // Array.MaxLength (not available to netstandard2.0)
+
+        /// <summary>Most parameters of a whole model: 16 G floats (64 GiB), far beyond any ViTMAE checkpoint.</summary>
+        public const long MaxParameters = 1L << 34;
+
+        /// <summary>
+        /// Every size derived from the config, in 64-bit arithmetic: patches, values per patch, each weight tensor, the
+        /// parameter count and an upper bound of one image's activation arena. A config whose sizes would wrap a 32-bit
+        /// int, or whose weights or arena could not be held, is rejected here with the size and the limit (the runtime
+        /// would otherwise fail deep inside with an overflow or out-of-memory error).
+        /// </summary>
+        private static bool CheckLimits(ViTMAESpec spec, FieldReader r)
+        {
+            long d = spec.HiddenSize, dd = spec.DecoderHiddenSize, inter = spec.IntermediateSize, dinter = spec.DecoderIntermediateSize;
+            long layers = spec.NumHiddenLayers, dlayers = spec.DecoderNumHiddenLayers;
+            long patchDim = (long)spec.PatchSize * spec.PatchSize * spec.NumChannels;
+            long l = (long)(spec.ImageHeight / spec.PatchSize) * (spec.ImageWidth / spec.PatchSize);
+            long t = 1 + Math.Max(0, (long)(l * (1.0 - spec.MaskRatio))), td = 1 + l;
+
+            // (keys to point at, what, elements): every weight tensor and size of one image. The diagnostic points at the
+            // first of the keys that the file sets (else at the first key).
+            var sizes = new (string Keys, string What, long Elements)[]
+            {
+                ("num_channels patch_size", "values per patch (patch_size² × num_channels)", patchDim),
+                ("image_size patch_size", "patches per image", l),
+                ("hidden_size patch_size num_channels", "the patch projection weight (hidden_size × patch_size² × num_channels)", Mul(d, patchDim)),
+                ("image_size hidden_size", "the position table ((patches + 1) × hidden_size)", Mul(td, d)),
+                ("hidden_size", "the fused query/key/value weight (3 × hidden_size²)", Mul(3 * d, d)),
+                ("intermediate_size hidden_size", "the MLP weight (intermediate_size × hidden_size)", Mul(inter, d)),
+                ("image_size decoder_hidden_size", "the decoder position table ((patches + 1) × decoder_hidden_size)", Mul(td, dd)),
+                ("decoder_hidden_size", "the decoder's fused query/key/value weight (3 × decoder_hidden_size²)", Mul(3 * dd, dd)),
+                ("decoder_hidden_size hidden_size", "decoder_embed (decoder_hidden_size × hidden_size)", Mul(dd, d)),
+                ("decoder_intermediate_size decoder_hidden_size", "the decoder MLP weight (decoder_intermediate_size × decoder_hidden_size)", Mul(dinter, dd)),
+                ("decoder_hidden_size patch_size num_channels", "decoder_pred (values per patch × decoder_hidden_size)", Mul(patchDim, dd)),
+            };
+            foreach ((string keys, string what, long elements) in sizes)
+            {
+                if (elements > MaxElements)
+                {
+                    r.Report(ConfigDiagnosticIds.ModelTooLarge, r.FirstPresent(keys),
+                        "the model is too large: " + what + " has " + Invariant(elements) + " elements, over the limit of " + Invariant(MaxElements) + " (the largest .NET array)");
+                    return false;
+                }
+            }
+
+            long encoderLayer = Add(Mul(4 * d, d), Mul(2 * inter, d), 10 * d + inter);
+            long decoderLayer = Add(Mul(4 * dd, dd), Mul(2 * dinter, dd), 10 * dd + dinter);
+            long parameters = Add(Add(Mul(d, patchDim), Mul(td, d), Mul(layers, encoderLayer)), Add(Mul(dd, d), Mul(td, dd), Mul(dlayers, decoderLayer)), Mul(patchDim, dd));
+            if (parameters > MaxParameters)
+            {
+                string key = r.FirstPresent(Mul(layers, encoderLayer) >= Mul(dlayers, decoderLayer)
+                    ? "num_hidden_layers hidden_size intermediate_size" : "decoder_num_hidden_layers decoder_hidden_size decoder_intermediate_size");
+                r.Report(ConfigDiagnosticIds.ModelTooLarge, key,
+                    "the model is too large: about " + Invariant(parameters) + " parameters, over the limit of " + Invariant(MaxParameters) + " (64 GiB of float32 weights)");
+                return false;
+            }
+
+            // Upper bound of the activation arena of one image: the sum of every buffer of the forward pass.
+            long arena = Add(
+                Add(Mul(2 * l, patchDim), Mul(l, d + 1), Mul(t, Add(6 * d, inter, dd))),
+                Mul(td, Add(6 * dd, dinter, 0)),
+                0);
+            if (arena > MaxElements)
+            {
+                r.Report(ConfigDiagnosticIds.ModelTooLarge, r.FirstPresent("image_size patch_size"),
+                    "the model is too large: the activations of one image need up to " + Invariant(arena) + " floats, over the limit of " + Invariant(MaxElements) + " (the largest .NET array)");
+                return false;
+            }
+
+            return true;
+        }
+
+        /// <summary>a × b, saturating at long.MaxValue (sizes here are non-negative).</summary>
+        private static long Mul(long a, long b) => a != 0 && b > long.MaxValue / a ? long.MaxValue : a * b;
+
+        /// <summary>a + b + c, saturating at long.MaxValue.</summary>
+        private static long Add(long a, long b, long c)
+        {
+            long ab = a > long.MaxValue - b ? long.MaxValue : a + b;
+            return ab > long.MaxValue - c ? long.MaxValue : ab + c;
+        }
+
+        private static string Invariant(long value) => value.ToString(CultureInfo.InvariantCulture);
 
         private static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
 
@@ -389,6 +482,21 @@ namespace ViTMAE.Compiled.Configuration
             }
 
             /// <summary>Reports at the position of the key's value, or at the opening brace when the key is absent (a default value).</summary>
+            /// <summary>The first of the space-separated <paramref name="keys"/> that the file sets, else the first one.</summary>
+            public string FirstPresent(string keys)
+            {
+                string[] names = keys.Split(' ');
+                foreach (string name in names)
+                {
+                    if (_root[name] is not null)
+                    {
+                        return name;
+                    }
+                }
+
+                return names[0];
+            }
+
             public void Report(string id, string key, string message)
             {
                 JsonNode? node = _root[key];
