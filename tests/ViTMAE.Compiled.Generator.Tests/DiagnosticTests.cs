@@ -198,6 +198,15 @@ public class DiagnosticTests
         Assert.Equal(key, KeyAt(json, d));
     }
 
+    [Fact]
+    public void VMAE014_a_declared_resolution_too_large_for_the_model()
+    {
+        GeneratorRunResult result = GeneratorHarness.Run(new ConfigItem("m.json", GeneratorHarness.ReadGoldenConfig("tiny-default"), Resolutions: "64x64;524288x524288"));
+        Diagnostic d = Assert.Single(result.Diagnostics);
+        Assert.Equal("VMAE014", d.Id);
+        Assert.Contains("ViTMAEResolutions entry '524288x524288': the model is too large", d.GetMessage(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+    }
+
     /// <summary>The JSON key whose value the diagnostic points at.</summary>
     private static string KeyAt(string json, Diagnostic d)
     {

@@ -271,6 +271,22 @@ namespace ViTMAE.Compiled.Configuration
         /// </summary>
         private static bool CheckLimits(ViTMAESpec spec, FieldReader r)
         {
+            (string Keys, string Message)? problem = SizeProblem(spec);
+            if (problem is null)
+            {
+                return true;
+            }
+
+            r.Report(ConfigDiagnosticIds.ModelTooLarge, r.FirstPresent(problem.Value.Keys), problem.Value.Message);
+            return false;
+        }
+
+        /// <summary>
+        /// The first size of <paramref name="spec"/> over a limit, as (keys that set it, message), or null when all fit.
+        /// Also used for each input resolution a project declares (its patches change the position tables and activations).
+        /// </summary>
+        public static (string Keys, string Message)? SizeProblem(ViTMAESpec spec)
+        {
             long d = spec.HiddenSize, dd = spec.DecoderHiddenSize, inter = spec.IntermediateSize, dinter = spec.DecoderIntermediateSize;
             long layers = spec.NumHiddenLayers, dlayers = spec.DecoderNumHiddenLayers;
             long patchDim = (long)spec.PatchSize * spec.PatchSize * spec.NumChannels;
@@ -297,9 +313,7 @@ namespace ViTMAE.Compiled.Configuration
             {
                 if (elements > MaxElements)
                 {
-                    r.Report(ConfigDiagnosticIds.ModelTooLarge, r.FirstPresent(keys),
-                        "the model is too large: " + what + " has " + Invariant(elements) + " elements, over the limit of " + Invariant(MaxElements) + " (the largest .NET array)");
-                    return false;
+                    return (keys, "the model is too large: " + what + " has " + Invariant(elements) + " elements, over the limit of " + Invariant(MaxElements) + " (the largest .NET array)");
                 }
             }
 
@@ -308,11 +322,9 @@ namespace ViTMAE.Compiled.Configuration
             long parameters = Add(Add(Mul(d, patchDim), Mul(td, d), Mul(layers, encoderLayer)), Add(Mul(dd, d), Mul(td, dd), Mul(dlayers, decoderLayer)), Mul(patchDim, dd));
             if (parameters > MaxParameters)
             {
-                string key = r.FirstPresent(Mul(layers, encoderLayer) >= Mul(dlayers, decoderLayer)
-                    ? "num_hidden_layers hidden_size intermediate_size" : "decoder_num_hidden_layers decoder_hidden_size decoder_intermediate_size");
-                r.Report(ConfigDiagnosticIds.ModelTooLarge, key,
-                    "the model is too large: about " + Invariant(parameters) + " parameters, over the limit of " + Invariant(MaxParameters) + " (64 GiB of float32 weights)");
-                return false;
+                string keys = Mul(layers, encoderLayer) >= Mul(dlayers, decoderLayer)
+                    ? "num_hidden_layers hidden_size intermediate_size" : "decoder_num_hidden_layers decoder_hidden_size decoder_intermediate_size";
+                return (keys, "the model is too large: about " + Invariant(parameters) + " parameters, over the limit of " + Invariant(MaxParameters) + " (64 GiB of float32 weights)");
             }
 
             // Upper bound of the activation arena of one image: the sum of every buffer of the forward pass.
@@ -322,12 +334,11 @@ namespace ViTMAE.Compiled.Configuration
                 0);
             if (arena > MaxElements)
             {
-                r.Report(ConfigDiagnosticIds.ModelTooLarge, r.FirstPresent("image_size patch_size"),
+                return ("image_size patch_size",
                     "the model is too large: the activations of one image need up to " + Invariant(arena) + " floats, over the limit of " + Invariant(MaxElements) + " (the largest .NET array)");
-                return false;
             }
 
-            return true;
+            return null;
         }
 
         /// <summary>a × b, saturating at long.MaxValue (sizes here are non-negative).</summary>
