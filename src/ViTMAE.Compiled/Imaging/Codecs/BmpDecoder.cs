@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Buffers.Binary;
 
 namespace ViTMAE.Compiled.Imaging.Codecs;
@@ -260,6 +261,8 @@ internal static class BmpDecoder
         return lut;
     }
 
+    // Hot loops run once per image: compile them optimised at once rather than through tier 0 (seconds on large images).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ConvertRow(ReadOnlySpan<byte> row, Span<byte> rgb, int width, Layout layout, int bits, byte[]? lut, int r32, int g32, int b32)
     {
         switch (layout)

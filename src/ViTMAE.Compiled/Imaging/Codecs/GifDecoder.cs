@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Buffers.Binary;
 
 namespace ViTMAE.Compiled.Imaging.Codecs;
@@ -266,22 +267,38 @@ internal static class GifDecoder
 
         public long Written { get; private set; }
 
-        /// <summary>Writes one pixel; returns false once the frame is complete.</summary>
-        public bool Put(byte index)
+        /// <summary>Writes the pixels of one code, row by row; returns false once the frame is complete.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public bool Put(ReadOnlySpan<byte> indices)
         {
-            int o = _o;
-            _rgb[o] = _lut[3 * index];
-            _rgb[o + 1] = _lut[(3 * index) + 1];
-            _rgb[o + 2] = _lut[(3 * index) + 2];
-            _o = o + 3;
-            Written++;
-            if (++_x < _width)
+            byte[] lut = _lut;
+            while (!indices.IsEmpty)
             {
-                return true;
+                int n = Math.Min(indices.Length, _width - _x);
+                Span<byte> output = _rgb.AsSpan(_o, 3 * n);
+                for (int i = 0; i < n; i++)
+                {
+                    int c = 3 * indices[i];
+                    output[3 * i] = lut[c];
+                    output[(3 * i) + 1] = lut[c + 1];
+                    output[(3 * i) + 2] = lut[c + 2];
+                }
+
+                _o += 3 * n;
+                _x += n;
+                Written += n;
+                indices = indices[n..];
+                if (_x == _width)
+                {
+                    _x = 0;
+                    if (!NextRow())
+                    {
+                        return false;
+                    }
+                }
             }
 
-            _x = 0;
-            return NextRow();
+            return true;
         }
 
         private bool NextRow()

@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Buffers.Binary;
 using System.IO;
 using System.IO.Compression;
@@ -384,6 +385,8 @@ internal static class PngDecoder
     }
 
     /// <summary>Undoes the row filters of one pass (<paramref name="rows"/> rows of <paramref name="pixels"/> pixels) in place.</summary>
+    // Hot loops run once per image: compile them optimised at once rather than through tier 0 (seconds on large images).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Unfilter(byte[] raw, ref int offset, int pixels, int rows, int bitsPerPixel, int bpp, string? name)
     {
         int rowBytes = (int)((((long)pixels * bitsPerPixel) + 7) / 8);
@@ -453,6 +456,8 @@ internal static class PngDecoder
     /// Converts one pass's unfiltered rows (from <paramref name="start"/>) to RGB pixels at
     /// (<paramref name="x0"/> + i·<paramref name="dx"/>, <paramref name="y0"/> + r·<paramref name="dy"/>).
     /// </summary>
+    // Hot loops run once per image: compile them optimised at once rather than through tier 0 (seconds on large images).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ConvertPass(byte[] raw, int start, Header header, byte[]? lut, byte[] rgb, int pixels, int rows, int x0, int y0, int dx, int dy, int imageWidth = -1)
     {
         if (imageWidth < 0)
