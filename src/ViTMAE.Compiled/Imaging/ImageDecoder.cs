@@ -27,30 +27,35 @@ public enum ImageFormat
 /// after <c>PIL.Image.open(path).convert("RGB")</c>.
 /// </summary>
 /// <remarks>
-/// <para>Pixel decoding is StbImageSharp's (a C# port of stb_image). On top of it this class makes the result agree
-/// with PIL's <c>convert("RGB")</c>:</para>
+/// <para>PNG, GIF and BMP are decoded by this library's own managed decoders (<c>Imaging/Codecs</c>), written to
+/// reproduce PIL 9.4's results and to stay bounded on hostile files; JPEG pixels come from StbImageSharp (a C# port of
+/// stb_image) behind a marker walk. The results agree with PIL's <c>convert("RGB")</c>:</para>
 /// <list type="bullet">
 /// <item>grey (and grey+alpha) is replicated into R, G, B; alpha is dropped, never composited onto a background;</item>
-/// <item>palette images take their palette colours; PNG <c>tRNS</c> transparency is ignored;</item>
+/// <item>palette images take their palette colours (PNG <c>tRNS</c> transparency is ignored); an index past the
+/// palette, or a palette image without one, shows grey (i, i, i) as in PIL, whose palettes start as a grey ramp;</item>
 /// <item>GIF: the first frame only, with its palette colours — transparency ignored (a transparent pixel shows the
 /// palette colour of the transparent index, as in PIL) and pixels outside the first frame's rectangle take the
 /// transparent index's colour if there is one, else palette entry 0 (PIL fills the canvas with that index). The
-/// GIF's background colour is not used. (stb_image alone would return transparent black or the background
-/// colour there, so the decoder hands stb a copy with transparency and background cleared.)</item>
+/// GIF's background colour is not used. The image is the logical screen, grown to hold a frame that reaches past
+/// it, as PIL grows it.</item>
 /// <item>16-bit PNG: RGB, RGBA and grey+alpha keep the high byte of each sample (PIL's <c>RGB;16B</c>-style
 /// unpackers do the same); <b>16-bit grey</b> opens in PIL as a 32-bit integer image and <c>convert("RGB")</c>
 /// <b>clamps</b> each sample to 0–255 (so 300 becomes 255 and 200 stays 200). This decoder follows PIL (clamps),
 /// not stb_image (which would keep the high byte): what matters is agreeing with the reference pipeline.</item>
+/// <item>BMP: 16-bit channels are scaled as PIL scales them (v·255/31, truncated); PIL's grey-palette shortcut is
+/// mirrored. RLE and JPEG/PNG-in-BMP are refused as unsupported.</item>
 /// <item>JPEG: stb_image's IDCT and chroma upsampling differ from libjpeg's (PIL's): expect differences of a few
 /// levels per sample; everything after decoding is exact. CMYK/YCCK JPEGs are converted by stb, not PIL's formula.</item>
 /// <item>EXIF orientation is not applied (neither does <c>Image.open</c>; HF's <c>load_image</c> helper does).</item>
 /// </list>
-/// <para>Before stb sees the data, the container is walked (PNG chunks, JPEG marker segments and entropy-coded
-/// scans, GIF blocks of the first frame, BMP pixel-array size) so that truncated or malformed files raise
-/// <see cref="ImageDecodeException"/> with a precise message — and because stb_image can loop forever on some
-/// truncated JPEG headers. The header's size is checked against <see cref="ImageDecodeOptions"/> before any pixel
-/// memory is allocated. PNG CRCs are not verified (PIL verifies them). A PNG that ends cleanly after its image
-/// data but lacks the IEND chunk is accepted, as PIL accepts it.</para>
+/// <para>Every decoder checks the header's size against <see cref="ImageDecodeOptions"/> — including the budget of
+/// decoded bytes (output plus intermediate buffers, such as PNG's filtered scanlines) — before allocating anything
+/// sized by it, and raises only <see cref="ImageDecodeException"/> and its subtypes. PNG: CRCs of the chunks before
+/// the image data are verified, as PIL verifies them; the zlib stream is inflated to the size the header implies and
+/// a little past it, so a zlib bomb stops there; a PNG that ends cleanly after its image data but lacks the IEND
+/// chunk is accepted, as PIL accepts it. The decoders' own remarks list the PIL rules each one follows and the few
+/// places where it is stricter than PIL.</para>
 /// </remarks>
 public static class ImageDecoder
 {
