@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using StbImageWriteSharp;
 using ViTMAE.Compiled.Modeling;
+using ViTMAE.Compiled.Runtime;
 
 namespace ViTMAE.Compiled.Imaging;
 
@@ -179,7 +180,7 @@ public sealed class ReconstructionGrid
             logits.Slice(b * numPatches * patchLength, numPatches * patchLength).CopyTo(predictedPatches);
             if (options.NormPixLoss)
             {
-                Patches.Patchify(x, channels, height, width, p, target);
+                Patches.Patchify(x, target, channels, height, width, p);
                 for (int l = 0; l < numPatches; l++)
                 {
                     ReadOnlySpan<float> t = target.AsSpan(l * patchLength, patchLength);
@@ -206,7 +207,7 @@ public sealed class ReconstructionGrid
                 }
             }
 
-            Patches.Unpatchify(predictedPatches, channels, height, width, p, prediction);
+            Patches.Unpatchify(predictedPatches, prediction, channels, height, width, p);
             int gridW = width / p;
             for (int y = 0; y < height; y++)
             {

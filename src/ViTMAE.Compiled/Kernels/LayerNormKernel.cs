@@ -17,19 +17,10 @@ public static class LayerNormKernel
     /// <param name="rows">Number of rows (tokens).</param>
     /// <param name="dim">Features per row.</param>
     /// <param name="eps">layer_norm_eps from the config.</param>
-    public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> y, int rows, int dim, float eps)
-        => Forward(x, gamma, beta, y, rows, dim, eps, SimdPath.Auto);
-
-    /// <summary>
-    /// Like <see cref="Forward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, float)"/>,
-    /// with the rows shared among the workers of <paramref name="pool"/> (in chunks of at least 16 K elements; serial below
-    /// two such chunks). Each row is computed exactly as in the serial call.
-    /// </summary>
-    public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> y, int rows, int dim, float eps, Threading.ComputePool pool)
-    {
-        ArgumentNullException.ThrowIfNull(pool);
-        Forward(x, gamma, beta, y, rows, dim, eps, SimdPath.Auto, pool);
-    }
+    /// <param name="pool">Workers to share the rows with (in chunks of at least 16 K elements; serial below two such
+    /// chunks), or null for the calling thread. Each row is computed exactly as in the serial call.</param>
+    public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> y, int rows, int dim, float eps, Threading.ComputePool? pool = null)
+        => Forward(x, gamma, beta, y, rows, dim, eps, SimdPath.Auto, pool);
 
     /// <summary>The smallest share of a LayerNorm worth handing to another thread.</summary>
     private const long MinElementsPerChunk = 1 << 14;

@@ -1,6 +1,7 @@
 using System;
 using System.Linq;
 using System.Threading;
+using ViTMAE.Compiled.Runtime;
 using ViTMAE.Compiled.Kernels;
 using ViTMAE.Compiled.Threading;
 
@@ -213,7 +214,7 @@ public class ComputePoolTests
         {
             float[] serial = (float[])residual.Clone(), parallel = (float[])residual.Clone();
             layer.Forward(input, serial, m, e, a);
-            layer.Forward(input, parallel, m, pool, e, a);
+            layer.Forward(input, parallel, m, e, a, pool);
             Assert.Equal(serial, parallel);
         }
 
@@ -221,8 +222,8 @@ public class ComputePoolTests
         float[] qkv = R(t * 3 * heads * hd), mask = R(heads);
         float[] ctxSerial = new float[t * heads * hd], ctxParallel = new float[t * heads * hd];
         float[] probsSerial = new float[heads * t * t], probsParallel = new float[heads * t * t];
-        AttentionKernel.Forward(qkv, ctxSerial, t, heads, hd, mask, probsSerial, new float[AttentionKernel.ScratchLength(t, hd)]);
-        AttentionKernel.Forward(qkv, ctxParallel, t, heads, hd, mask, probsParallel, new float[3 * AttentionKernel.ScratchLength(t, hd)], pool);
+        AttentionKernel.Forward(qkv, mask, ctxSerial, probsSerial, t, heads, hd, new float[AttentionKernel.ScratchLength(t, hd)]);
+        AttentionKernel.Forward(qkv, mask, ctxParallel, probsParallel, t, heads, hd, new float[3 * AttentionKernel.ScratchLength(t, hd)], pool);
         Assert.Equal(ctxSerial, ctxParallel);
         Assert.Equal(probsSerial, probsParallel);
 

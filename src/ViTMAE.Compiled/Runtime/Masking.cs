@@ -1,12 +1,14 @@
 using System;
+using System.ComponentModel;
 
-namespace ViTMAE.Compiled.Modeling;
+namespace ViTMAE.Compiled.Runtime;
 
 /// <summary>
 /// Hugging Face's <c>ViTMAEEmbeddings.random_masking</c> for one image, given its noise:
 /// <c>ids_shuffle = argsort(noise)</c>, <c>ids_restore = argsort(ids_shuffle)</c>, the first <c>len_keep</c> of
 /// <c>ids_shuffle</c> are kept (in that order: ascending noise, not image order), <c>mask</c> is 1 for removed patches.
 /// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public static class Masking
 {
     /// <summary>
@@ -20,7 +22,7 @@ public static class Masking
     /// <param name="idsRestore">[L] receives the inverse permutation.</param>
     /// <param name="mask">[L] receives 0 for kept patches and 1 for removed ones, in image order.</param>
     /// <param name="sortScratch">[L] work space.</param>
-    public static void RandomMasking(ReadOnlySpan<float> noise, int lenKeep, Span<int> idsShuffle, Span<int> idsRestore, Span<float> mask, Span<ulong> sortScratch)
+    public static void RandomMasking(ReadOnlySpan<float> noise, Span<int> idsShuffle, Span<int> idsRestore, Span<float> mask, int lenKeep, Span<ulong> sortScratch)
     {
         int l = noise.Length;
         if (idsShuffle.Length < l || idsRestore.Length < l || mask.Length < l || sortScratch.Length < l || (uint)lenKeep > (uint)l)

@@ -1,6 +1,7 @@
 using System;
+using System.ComponentModel;
 
-namespace ViTMAE.Compiled.Modeling;
+namespace ViTMAE.Compiled.Runtime;
 
 /// <summary>
 /// Hugging Face's <c>interpolate_pos_encoding</c> for ViTMAE, computed once at load for each declared resolution.
@@ -8,6 +9,7 @@ namespace ViTMAE.Compiled.Modeling;
 /// <c>scale·(dst + 0.5) − 0.5</c> with scale = in/out, neighbours clamped at the border).
 /// Written by hand because no .NET library reproduces PyTorch's resampling rule; evaluated in double.
 /// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public static class PositionInterpolation
 {
     private const double A = -0.75;

@@ -1,16 +1,18 @@
 using System;
+using System.ComponentModel;
 
-namespace ViTMAE.Compiled.Modeling;
+namespace ViTMAE.Compiled.Runtime;
 
 /// <summary>
 /// Hugging Face's <c>ViTMAEForPreTraining.patchify</c>/<c>unpatchify</c> for one image: pixel values
 /// <c>[C, H, W]</c> ↔ patches <c>[L, p·p·C]</c>, patches in row-major grid order, each patch's values ordered
 /// (row, column, channel), channel fastest.
 /// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public static class Patches
 {
     /// <summary>Splits <paramref name="pixels"/> <c>[C, H, W]</c> into <paramref name="patches"/> <c>[(H/p)·(W/p), p·p·C]</c>.</summary>
-    public static void Patchify(ReadOnlySpan<float> pixels, int channels, int height, int width, int patchSize, Span<float> patches)
+    public static void Patchify(ReadOnlySpan<float> pixels, Span<float> patches, int channels, int height, int width, int patchSize)
     {
         CheckGeometry(pixels.Length, patches.Length, channels, height, width, patchSize);
         int gw = width / patchSize, dim = patchSize * patchSize * channels;
@@ -30,7 +32,7 @@ public static class Patches
     }
 
     /// <summary>The inverse of <see cref="Patchify"/>: patches <c>[L, p·p·C]</c> → pixel values <c>[C, H, W]</c>.</summary>
-    public static void Unpatchify(ReadOnlySpan<float> patches, int channels, int height, int width, int patchSize, Span<float> pixels)
+    public static void Unpatchify(ReadOnlySpan<float> patches, Span<float> pixels, int channels, int height, int width, int patchSize)
     {
         CheckGeometry(pixels.Length, patches.Length, channels, height, width, patchSize);
         int gw = width / patchSize, dim = patchSize * patchSize * channels;

@@ -1,14 +1,16 @@
 using System;
+using System.ComponentModel;
 using System.Globalization;
 using System.Threading;
 
-namespace ViTMAE.Compiled.Modeling;
+namespace ViTMAE.Compiled.Runtime;
 
 /// <summary>
 /// The memory a generated session owns: one float arena laid out by the build-time buffer table (every buffer of
 /// a batch of B images sits at B × its per-image offset), the masking indices, the attention scratch, and the
 /// optional outputs (allocated the first time they are requested, then reused). Nothing is allocated per call.
 /// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class Workspace : IDisposable
 {
     // Call state: a session runs one call at a time. Idle → Running by compare-and-swap at the start of a call, so a second

@@ -1,11 +1,13 @@
 using System;
+using System.ComponentModel;
 
-namespace ViTMAE.Compiled.Modeling;
+namespace ViTMAE.Compiled.Runtime;
 
 /// <summary>
 /// The non-GEMM steps of ViTMAE between the layers, one image at a time, with Hugging Face's semantics.
 /// Generated code calls them with constant shapes.
 /// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public static class Blocks
 {
     /// <summary>
@@ -19,7 +21,7 @@ public static class Blocks
     /// <param name="idsShuffle">[L] argsort of the noise.</param>
     /// <param name="lenKeep">Patches kept.</param>
     /// <param name="hidden">[1 + len_keep, D] receives the encoder input.</param>
-    public static void GatherKept(ReadOnlySpan<float> embeddings, ReadOnlySpan<float> clsToken, ReadOnlySpan<float> positions, ReadOnlySpan<int> idsShuffle, int lenKeep, Span<float> hidden)
+    public static void GatherKept(ReadOnlySpan<float> embeddings, ReadOnlySpan<float> clsToken, ReadOnlySpan<float> positions, ReadOnlySpan<int> idsShuffle, Span<float> hidden, int lenKeep)
     {
         int d = clsToken.Length;
         for (int c = 0; c < d; c++)
@@ -48,7 +50,7 @@ public static class Blocks
     /// <param name="idsRestore">[L].</param>
     /// <param name="lenKeep">Patches kept.</param>
     /// <param name="hidden">[1 + L, Dd] receives the decoder input.</param>
-    public static void Unshuffle(ReadOnlySpan<float> tokens, ReadOnlySpan<float> maskToken, ReadOnlySpan<float> positions, ReadOnlySpan<int> idsRestore, int lenKeep, Span<float> hidden)
+    public static void Unshuffle(ReadOnlySpan<float> tokens, ReadOnlySpan<float> maskToken, ReadOnlySpan<float> positions, ReadOnlySpan<int> idsRestore, Span<float> hidden, int lenKeep)
     {
         int d = maskToken.Length;
         System.Numerics.Tensors.TensorPrimitives.Add(tokens[..d], positions[..d], hidden[..d]);
