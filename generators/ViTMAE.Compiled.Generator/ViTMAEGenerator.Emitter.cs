@@ -15,7 +15,11 @@ namespace ViTMAE.Compiled.Generator
     internal static partial class ViTMAEEmitter
     {
         internal const string GeneratorName = "ViTMAE.Compiled.Generator";
-        internal const string GeneratorVersion = "0.1.0";
+        /// <summary>The package version (from the build's <c>Version</c> property, stamped into the assembly's metadata).</summary>
+        internal static readonly string GeneratorVersion = typeof(ViTMAEEmitter).Assembly
+            .GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
+            .OfType<System.Reflection.AssemblyMetadataAttribute>()
+            .FirstOrDefault(a => a.Key == "PackageVersion")?.Value ?? "0.0.0";
 
         public static string Emit(ModelTarget target, ViTMAEPlan plan)
         {
