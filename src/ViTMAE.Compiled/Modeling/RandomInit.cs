@@ -30,7 +30,7 @@ public static class RandomInit
     }
 
     /// <summary>The initial value of one tensor, by role (HF's <c>_init_weights</c>), drawing from <paramref name="random"/> in catalog order.</summary>
-    private static float[] Initial(ViTMAESpec spec, WeightSpec entry, Random random)
+    internal static float[] Initial(ViTMAESpec spec, WeightSpec entry, Random random)
     {
         int n = checked((int)entry.ElementCount);
         switch (entry.Role)
