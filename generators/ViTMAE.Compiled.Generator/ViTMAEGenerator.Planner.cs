@@ -98,8 +98,84 @@ namespace ViTMAE.Compiled.Generator
 
             List<BufferSlot> placed = Place(slots);
             int arena = placed.Count == 0 ? 0 : placed.Max(s => s.OffsetPerImage + RoundUp(s.FloatsPerImage));
-            return new ResolutionPlan(height, width, gh, gw, keep, new EquatableArray<Step>(steps), new EquatableArray<BufferSlot>(placed), arena);
+            TrainingPlan training = PlanTraining(spec, steps, l, t, td, p, d, dd, encoder, decoder);
+            return new ResolutionPlan(height, width, gh, gw, keep, new EquatableArray<Step>(steps), new EquatableArray<BufferSlot>(placed), arena, training);
         }
+
+        /// <summary>
+        /// The training arena: what each step's backward needs kept from the forward, and the gradients flowing back. Live ranges
+        /// are in a timeline of 2·F steps: forward step i at i, its backward at 2·F − 1 − i.
+        /// </summary>
+        private static TrainingPlan PlanTraining(ViTMAESpec spec, List<Step> steps, int l, int t, int td, int p, int d, int dd, LayerPlan encoder, LayerPlan decoder)
+        {
+            int f = steps.Count;
+            int Fwd(string name) => steps.FindIndex(s => s.Name == name);
+            int Bwd(string name) => (2 * f) - 1 - Fwd(name);
+            LayerBlockLayout encoderBlock = Block(encoder), decoderBlock = Block(decoder);
+            int encoderStack = (spec.NumHiddenLayers * encoderBlock.Stride) + RoundUp(t * d);
+            int decoderStack = (spec.DecoderNumHiddenLayers * decoderBlock.Stride) + RoundUp(td * dd);
+
+            // (name, rows, cols, first, last): saved activations live from the forward step that writes them to the backward step
+            // that last reads them; gradients from the backward step that writes them to the one that consumes them.
+            var slots = new List<BufferSlot>
+            {
+                Slot(Buffers.Patches, l, p, Fwd("patchify"), Bwd("patch_embeddings")),
+                Slot(Buffers.Embeddings, l, d, Fwd("patch_embeddings"), Fwd("gather_kept")),
+                Slot(Buffers.Mask, l, 1, Fwd("random_masking"), Bwd("loss")),
+                Slot(TrainingBuffers.EncoderLayers, 1, encoderStack, Fwd("gather_kept"), Bwd("layernorm")),
+                Slot(TrainingBuffers.FinalStats, t, 2, Fwd("layernorm"), Bwd("layernorm")),
+                Slot(Buffers.LastHiddenState, t, d, Fwd("layernorm"), Bwd("decoder_embed")),
+                Slot(Buffers.DecoderTokens, t, dd, Fwd("decoder_embed"), Fwd("unshuffle")),
+                Slot(TrainingBuffers.DecoderLayers, 1, decoderStack, Fwd("unshuffle"), Bwd("decoder_norm")),
+                Slot(Buffers.DecoderNorm, td, dd, Fwd("decoder_norm"), Bwd("decoder_pred")),
+                Slot(TrainingBuffers.DecoderNormStats, td, 2, Fwd("decoder_norm"), Bwd("decoder_norm")),
+                Slot(Buffers.Logits, l, p, Fwd("decoder_pred"), Bwd("loss")),
+                Slot(TrainingBuffers.DLogits, l, p, Bwd("loss"), Bwd("decoder_pred")),
+                Slot(TrainingBuffers.DDecoderNorm, td, dd, Bwd("decoder_pred"), Bwd("decoder_norm")),
+                Slot(TrainingBuffers.DecoderResidualGrad, td, dd, Bwd("decoder_norm"), Bwd("unshuffle")),
+                Slot(TrainingBuffers.DecoderNormGrad, td, dd, Bwd("decoder"), Bwd("decoder")),
+                Slot(TrainingBuffers.DecoderQkvGrad, td, 3 * dd, Bwd("decoder"), Bwd("decoder")),
+                Slot(TrainingBuffers.DecoderContextGrad, td, dd, Bwd("decoder"), Bwd("decoder")),
+                Slot(TrainingBuffers.DecoderMlpGrad, td, spec.DecoderIntermediateSize, Bwd("decoder"), Bwd("decoder")),
+                Slot(TrainingBuffers.DDecoderTokens, t, dd, Bwd("unshuffle"), Bwd("decoder_embed")),
+                Slot(TrainingBuffers.DLastHiddenState, t, d, Bwd("decoder_embed"), Bwd("layernorm")),
+                Slot(TrainingBuffers.EncoderResidualGrad, t, d, Bwd("layernorm"), Bwd("gather_kept")),
+                Slot(TrainingBuffers.EncoderNormGrad, t, d, Bwd("encoder"), Bwd("encoder")),
+                Slot(TrainingBuffers.EncoderQkvGrad, t, 3 * d, Bwd("encoder"), Bwd("encoder")),
+                Slot(TrainingBuffers.EncoderContextGrad, t, d, Bwd("encoder"), Bwd("encoder")),
+                Slot(TrainingBuffers.EncoderMlpGrad, t, spec.IntermediateSize, Bwd("encoder"), Bwd("encoder")),
+                Slot(TrainingBuffers.DEmbeddings, l, d, Bwd("gather_kept"), Bwd("patch_embeddings")),
+                Slot(TrainingBuffers.DPatches, l, p, Bwd("loss"), Bwd("patchify")),
+            };
+
+            List<BufferSlot> placed = Place(slots);
+            int arena = placed.Max(s => s.OffsetPerImage + RoundUp(s.FloatsPerImage));
+
+            // Backward FLOPs: every Linear costs twice its forward (input and weight gradients), attention twice its forward
+            // products (dV, dP, dQ, dK); the patch projection's input gradient (only for pixel gradients) is counted too.
+            long backward = 2 * steps.Sum(s => s.Flops);
+            return new TrainingPlan(new EquatableArray<BufferSlot>(placed), arena, encoderBlock, decoderBlock, backward);
+        }
+
+        /// <summary>One layer's saved values, one after the other, each on a 64-byte boundary.</summary>
+        private static LayerBlockLayout Block(LayerPlan layer)
+        {
+            int t = layer.Tokens, d = layer.Hidden;
+            int offset = 0;
+            int Next(int floats)
+            {
+                int at = offset;
+                offset += RoundUp(floats);
+                return at;
+            }
+
+            int x = Next(t * d), stats1 = Next(t * 2), norm1 = Next(t * d), qkv = Next(t * 3 * d), probs = Next(layer.Heads * t * t);
+            int context = Next(t * d), xMid = Next(t * d), stats2 = Next(t * 2), norm2 = Next(t * d), pre = Next(t * layer.Intermediate);
+            int post = Next(t * layer.Intermediate);
+            return new LayerBlockLayout(offset, x, stats1, norm1, qkv, probs, context, xMid, stats2, norm2, pre, post, offset);
+        }
+
+        private static BufferSlot Slot(string name, int rows, int cols, int first, int last) => new BufferSlot(name, rows, cols, first, last, 0);
 
         /// <summary>
         /// The steps of one pre-LN layer (<c>ViTMAELayer</c>): x += Wo·Attn(LN_before(x)); x += W2·act(W1·LN_after(x)).

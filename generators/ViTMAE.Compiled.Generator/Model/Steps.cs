@@ -181,6 +181,31 @@ namespace ViTMAE.Compiled.Generator.Model
         string Prefix, int Tokens, int Hidden, int Heads, int HeadDim, int Intermediate, string Activation,
         string X, string Norm, string Qkv, string Context, string Mlp, EquatableArray<Step> Steps);
 
+    /// <summary>The names of the buffers only the training arena has: the layer stacks' blocks, statistics and gradients.</summary>
+    internal static class TrainingBuffers
+    {
+        public const string EncoderLayers = "encoder_layers";
+        public const string DecoderLayers = "decoder_layers";
+        public const string FinalStats = "final_stats";
+        public const string DecoderNormStats = "decoder_norm_stats";
+        public const string DLogits = "d_logits";
+        public const string DDecoderNorm = "d_decoder_norm";
+        public const string DecoderResidualGrad = "d_decoder_residual";
+        public const string DecoderNormGrad = "d_decoder_layer_norm";
+        public const string DecoderQkvGrad = "d_decoder_qkv";
+        public const string DecoderContextGrad = "d_decoder_context";
+        public const string DecoderMlpGrad = "d_decoder_mlp";
+        public const string DDecoderTokens = "d_decoder_tokens";
+        public const string DLastHiddenState = "d_last_hidden_state";
+        public const string EncoderResidualGrad = "d_encoder_residual";
+        public const string EncoderNormGrad = "d_encoder_layer_norm";
+        public const string EncoderQkvGrad = "d_encoder_qkv";
+        public const string EncoderContextGrad = "d_encoder_context";
+        public const string EncoderMlpGrad = "d_encoder_mlp";
+        public const string DEmbeddings = "d_embeddings";
+        public const string DPatches = "d_patches";
+    }
+
     /// <summary>The names of the arena buffers of the forward pass.</summary>
     internal static class Buffers
     {

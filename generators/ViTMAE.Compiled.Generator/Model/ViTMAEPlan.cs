@@ -33,7 +33,8 @@ namespace ViTMAE.Compiled.Generator.Model
         int LenKeep,
         EquatableArray<Step> Steps,
         EquatableArray<BufferSlot> Buffers,
-        int ArenaFloatsPerImage)
+        int ArenaFloatsPerImage,
+        TrainingPlan Training)
     {
         /// <summary>L: patches per image.</summary>
         public int NumPatches => GridHeight * GridWidth;
@@ -61,6 +62,26 @@ namespace ViTMAE.Compiled.Generator.Model
 
         /// <summary>The decoder's layer stack.</summary>
         public LayerStackStep Decoder => Steps.OfType<LayerStackStep>().First(s => s.Stage == PlanStage.Decoder);
+    }
+
+    /// <summary>
+    /// Where one layer of a stack keeps what its backward pass needs, inside the stack's block of the training arena: layer i's
+    /// values start at i × <see cref="Stride"/>, and its output is layer i + 1's <see cref="X"/>. Offsets per image, in floats.
+    /// </summary>
+    internal sealed record LayerBlockLayout(
+        int Stride, int X, int Stats1, int Norm1, int Qkv, int Probs, int Context, int XMid, int Stats2, int Norm2, int Pre, int Post, int Floats);
+
+    /// <summary>
+    /// The training arena of one resolution: the forward pass's steps followed by their backward steps in reverse order (step
+    /// i's backward runs at 2·F − 1 − i). Buffers the backward pass reads stay alive until then; the rest, and the gradients,
+    /// share memory by the same first-fit placement as inference. The layer stacks keep one block per layer
+    /// (<see cref="LayerBlockLayout"/>).
+    /// </summary>
+    internal sealed record TrainingPlan(
+        EquatableArray<BufferSlot> Buffers, int ArenaFloatsPerImage, LayerBlockLayout Encoder, LayerBlockLayout Decoder, long BackwardFlops)
+    {
+        /// <summary>The buffer named <paramref name="name"/>.</summary>
+        public BufferSlot Buffer(string name) => Buffers.First(b => b.Name == name);
     }
 
     /// <summary>
