@@ -61,8 +61,15 @@ internal sealed class JpegComponent
     public int[]? IdctQuant;
 
     public short[]? Coefficients;
+
+    /// <summary>Samples after the IDCT: a ring of three iMCU rows (the rows being output and their neighbours above and
+    /// below, which fancy upsampling reads), <see cref="RingRows"/> rows of <see cref="PlaneStride"/> bytes.</summary>
     public byte[]? Plane;
     public int PlaneStride;
+    public int RingRows;
+
+    /// <summary>Offset in <see cref="Plane"/> of sample row <paramref name="y"/> (which must still be in the ring).</summary>
+    public int RowOffset(int y) => y % RingRows * PlaneStride;
     public bool Covered;
     public int DcTable;
     public int AcTable;
@@ -518,6 +525,7 @@ internal sealed partial class JpegReader
 
         // Component geometry (jdinput.c initial_setup) and the buffers it implies, checked before anything is allocated.
         long planes = 0, coefficients = 0;
+        int iMcuRows = (int)CeilDiv(height, 8L * maxV);
         foreach (var c in components)
         {
             c.WidthInBlocks = (int)CeilDiv((long)width * c.H, 8L * maxH);
@@ -526,7 +534,9 @@ internal sealed partial class JpegReader
             c.BlockRows = (int)(CeilDiv(c.HeightInBlocks, c.V) * c.V);
             c.DownsampledWidth = (int)CeilDiv((long)width * c.H, maxH);
             c.DownsampledHeight = (int)CeilDiv((long)height * c.V, maxV);
-            planes += 64L * c.WidthInBlocks * c.HeightInBlocks;
+            c.PlaneStride = 8 * c.WidthInBlocks;
+            c.RingRows = 8 * c.V * Math.Min(3, iMcuRows);
+            planes += (long)c.PlaneStride * c.RingRows;
             coefficients += 128L * c.BlocksPerLine * c.BlockRows;
         }
 
@@ -537,12 +547,12 @@ internal sealed partial class JpegReader
         _components = components;
         _maxH = maxH;
         _maxV = maxV;
-        _totalIMcuRows = (int)CeilDiv(height, 8L * maxV);
+        _totalIMcuRows = iMcuRows;
         _pos += length;
         Codec.CheckSize(_name, Format, _options, width, height, DecodedBytes(planes, _progressive ? coefficients : 0));
     }
 
-    /// <summary>Output RGB, component planes, one upsampled row per component, and coefficients when kept.</summary>
+    /// <summary>Output RGB, the components' sample rings, one upsampled row per component, and coefficients when kept.</summary>
     private long DecodedBytes(long planes, long coefficients) =>
         Codec.RgbBytes(_width, _height) + planes + (_components.Length * ((long)_width + 64)) + coefficients;
 
@@ -638,7 +648,7 @@ internal sealed partial class JpegReader
         long planes = 0, coefficients = 0, blocks = 0;
         foreach (var c in _components)
         {
-            planes += 64L * c.WidthInBlocks * c.HeightInBlocks;
+            planes += (long)c.PlaneStride * c.RingRows;
             coefficients += 128L * c.BlocksPerLine * c.BlockRows;
             blocks += (long)c.BlocksPerLine * c.BlockRows;
         }
@@ -659,8 +669,7 @@ internal sealed partial class JpegReader
         _blockVisitBudget = (256 * blocks) + 65536;
         foreach (var c in _components)
         {
-            c.PlaneStride = 8 * c.WidthInBlocks;
-            c.Plane = new byte[64 * c.WidthInBlocks * c.HeightInBlocks];
+            c.Plane = new byte[c.PlaneStride * c.RingRows];
         }
 
         // Sequential files may leave DC/AC tables 0 and 1 undefined: libjpeg-turbo then loads the standard tables.

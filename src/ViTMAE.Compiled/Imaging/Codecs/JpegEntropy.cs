@@ -336,6 +336,11 @@ internal sealed partial class JpegReader
 
         Span<int> offsets = stackalloc int[MaxBlocksInMcu];
         Span<int> owner = stackalloc int[MaxBlocksInMcu];
+        if (!_multiScan)
+        {
+            BeginOutput();
+        }
+
         for (int mcuRow = 0; mcuRow < mcuRows; mcuRow++)
         {
             int iMcuRow = interleaved ? mcuRow : mcuRow / scan[0].V;
@@ -400,11 +405,18 @@ internal sealed partial class JpegReader
                     InverseTransformMcu(scan, mcuRow, mcuCol);
                 }
             }
+
+            // Single scan: once an iMCU row is in, the one before it has both neighbours and can be output.
+            if (!_multiScan && (interleaved || (mcuRow + 1) % scan[0].V == 0 || mcuRow == mcuRows - 1) && iMcuRow > 0)
+            {
+                EmitIMcuRow(iMcuRow - 1);
+            }
         }
 
         if (!_multiScan)
         {
-            OutputSingleScan();
+            EmitIMcuRow(_totalIMcuRows - 1);
+            _outputDone = true;
         }
     }
 

@@ -13,6 +13,10 @@ internal sealed partial class JpegReader
     private static readonly int[] CrToG = new int[256];
     private static readonly int[] CbToG = new int[256];
 
+    // jdmaster.c's sample_range_limit: x → x clamped to 0..255, for x in −384..639 (every sum YccRow forms).
+    private const int ClampOffset = 384;
+    private static readonly byte[] ClampTable = new byte[1024];
+
 #pragma warning disable CA1810 // The four tables are filled by one loop; a static constructor says so best.
     static JpegReader()
 #pragma warning restore CA1810
@@ -24,6 +28,11 @@ internal sealed partial class JpegReader
             CbToB[i] = ((116130 * x) + 32768) >> 16;
             CrToG[i] = -46802 * x;
             CbToG[i] = (-22554 * x) + 32768;
+        }
+
+        for (int i = 0; i < ClampTable.Length; i++)
+        {
+            ClampTable[i] = (byte)Math.Clamp(i - ClampOffset, 0, 255);
         }
     }
 
@@ -43,47 +52,51 @@ internal sealed partial class JpegReader
                     int blockRow = (mcuRow * mcuV) + y, blockCol = (mcuCol * mcuH) + x;
                     if (blockRow < c.HeightInBlocks && blockCol < c.WidthInBlocks)
                     {
-                        InverseDct(_mcuBuffer.AsSpan(64 * b, 64), c.IdctQuant!, c.Plane!, (8 * blockRow * c.PlaneStride) + (8 * blockCol), c.PlaneStride, workspace);
+                        InverseDct(_mcuBuffer.AsSpan(64 * b, 64), c.IdctQuant!, c.Plane!, c.RowOffset(8 * blockRow) + (8 * blockCol), c.PlaneStride, workspace);
                     }
                 }
             }
         }
     }
 
-    private void OutputSingleScan()
-    {
-        _image = ConvertToRgb();
-        _outputDone = true;
-    }
-
-    /// <summary>Multi-scan files, after EOI: every block of every component through the IDCT, block-smoothed when the
-    /// progressive scans left low-frequency coefficients incomplete (jdcoefct.c smoothing_ok).</summary>
+    /// <summary>Multi-scan files, after EOI: iMCU row by iMCU row, every block of every component through the IDCT —
+    /// block-smoothed when the progressive scans left low-frequency coefficients incomplete (jdcoefct.c smoothing_ok) —
+    /// and each row output once the next one is in.</summary>
     private void OutputMultiScan()
     {
         Span<int> workspace = stackalloc int[64];
         int[]? latch = _progressive ? SmoothingLatch() : null;
-        foreach (var c in _components)
+        BeginOutput();
+        for (int iMcuRow = 0; iMcuRow < _totalIMcuRows; iMcuRow++)
         {
-            if (latch is not null)
+            foreach (var c in _components)
             {
-                SmoothComponent(c, latch, workspace);
-                continue;
+                if (latch is not null)
+                {
+                    SmoothIMcuRow(c, latch, iMcuRow, workspace);
+                    continue;
+                }
+
+                // A component no scan touched has no latched table: libjpeg's multiplier table is then all zero (mid-grey).
+                short[] coefficients = c.Coefficients!;
+                int[] quant = c.IdctQuant ?? new int[64];
+                int lastRow = Math.Min((iMcuRow + 1) * c.V, c.HeightInBlocks);
+                for (int row = iMcuRow * c.V; row < lastRow; row++)
+                {
+                    for (int col = 0; col < c.WidthInBlocks; col++)
+                    {
+                        InverseDct(coefficients.AsSpan(64 * ((row * c.BlocksPerLine) + col), 64), quant, c.Plane!, c.RowOffset(8 * row) + (8 * col), c.PlaneStride, workspace);
+                    }
+                }
             }
 
-            short[] coefficients = c.Coefficients!;
-
-            // A component no scan touched has no latched table: libjpeg's multiplier table is then all zero (mid-grey).
-            int[] quant = c.IdctQuant ?? new int[64];
-            for (int row = 0; row < c.HeightInBlocks; row++)
+            if (iMcuRow > 0)
             {
-                for (int col = 0; col < c.WidthInBlocks; col++)
-                {
-                    InverseDct(coefficients.AsSpan(64 * ((row * c.BlocksPerLine) + col), 64), quant, c.Plane!, (8 * row * c.PlaneStride) + (8 * col), c.PlaneStride, workspace);
-                }
+                EmitIMcuRow(iMcuRow - 1);
             }
         }
 
-        _image = ConvertToRgb();
+        EmitIMcuRow(_totalIMcuRows - 1);
         _outputDone = true;
     }
 
@@ -94,13 +107,32 @@ internal sealed partial class JpegReader
     /// and the result saturates to 0..255 instead of going through jidctint.c's wrapping range-limit table. On any
     /// stream an encoder writes both agree; on out-of-range coefficients only this matches PIL on Debian 12 amd64.
     /// </summary>
-    private static void InverseDct(ReadOnlySpan<short> coef, int[] quant, byte[] plane, int offset, int stride, Span<int> ws)
+    private static unsafe void InverseDct(ReadOnlySpan<short> coef, int[] quant, byte[] plane, int offset, int stride, Span<int> ws)
+    {
+        // The one bounds check for the pointer code below: the 8×8 output block lies inside the plane.
+        if (coef.Length < 64 || quant.Length < 64 || ws.Length < 64 || stride < 8 || offset < 0 || (long)offset + (7L * stride) + 8 > plane.Length)
+        {
+            throw new InvalidOperationException("IDCT block outside its plane.");
+        }
+
+        fixed (short* c = coef)
+        fixed (int* q = quant)
+        fixed (byte* o = &plane[offset])
+        fixed (int* w = ws)
+        {
+            InverseDct(c, q, o, stride, w);
+        }
+    }
+
+    [SkipLocalsInit]
+    private static unsafe void InverseDct(short* coef, int* quant, byte* output, int stride, int* ws)
     {
         // Pass 1 shortcut (whole block): all AC rows zero → each column is its DC << 2 in a wrapping 16-bit shift.
         bool acRowsZero = true;
-        for (int k = 8; k < 64; k++)
+        long* rows = (long*)(coef + 8);
+        for (int k = 0; k < 14; k++)
         {
-            if (coef[k] != 0)
+            if (rows[k] != 0)
             {
                 acRowsZero = false;
                 break;
@@ -120,60 +152,64 @@ internal sealed partial class JpegReader
             if (flat)
             {
                 // Only the DC term: every sample is the same.
-                int value = ((ws[0] << 13) + (1 << 17)) >> 18;
-                byte sample = (byte)(Math.Clamp(Sat16(value), -128, 127) + 128);
+                ulong sample = (byte)(Math.Clamp(((ws[0] << 13) + (1 << 17)) >> 18, -128, 127) + 128) * 0x0101010101010101UL;
                 for (int row = 0; row < 8; row++)
                 {
-                    plane.AsSpan(offset + (row * stride), 8).Fill(sample);
+                    *(ulong*)(output + (row * stride)) = sample;
                 }
 
                 return;
             }
 
-            for (int row = 1; row < 8; row++)
+            for (int i = 8; i < 64; i++)
             {
-                ws.Slice(0, 8).CopyTo(ws.Slice(8 * row, 8));
+                ws[i] = ws[i & 7];
             }
         }
         else
         {
             for (int col = 0; col < 8; col++)
             {
-                int in0 = (short)(coef[col] * quant[col]);
-                int in1 = (short)(coef[8 + col] * quant[8 + col]);
-                int in2 = (short)(coef[16 + col] * quant[16 + col]);
-                int in3 = (short)(coef[24 + col] * quant[24 + col]);
-                int in4 = (short)(coef[32 + col] * quant[32 + col]);
-                int in5 = (short)(coef[40 + col] * quant[40 + col]);
-                int in6 = (short)(coef[48 + col] * quant[48 + col]);
-                int in7 = (short)(coef[56 + col] * quant[56 + col]);
-                Butterfly(in0, in1, in2, in3, in4, in5, in6, in7, 11, ws, col, 8);
+                short* c = coef + col;
+                int* q = quant + col;
+                Butterfly(
+                    (short)(c[0] * q[0]),
+                    (short)(c[8] * q[8]),
+                    (short)(c[16] * q[16]),
+                    (short)(c[24] * q[24]),
+                    (short)(c[32] * q[32]),
+                    (short)(c[40] * q[40]),
+                    (short)(c[48] * q[48]),
+                    (short)(c[56] * q[56]),
+                    11,
+                    ws + col,
+                    8);
             }
         }
 
         // Pass 2: rows, descaled by CONST_BITS + PASS1_BITS + 3, saturated to −128..127, re-centred on 128.
-        Span<int> o = stackalloc int[8];
+        int* o = stackalloc int[8];
         for (int row = 0; row < 8; row++)
         {
-            Span<int> w = ws.Slice(8 * row, 8);
-            Span<byte> output = plane.AsSpan(offset + (row * stride), 8);
+            int* w = ws + (8 * row);
+            byte* line = output + (row * stride);
             if (w[1] == 0 && w[2] == 0 && w[3] == 0 && w[4] == 0 && w[5] == 0 && w[6] == 0 && w[7] == 0)
             {
-                output.Fill((byte)(Math.Clamp(Sat16(((w[0] << 13) + (1 << 17)) >> 18), -128, 127) + 128));
+                *(ulong*)line = (byte)(Math.Clamp(((w[0] << 13) + (1 << 17)) >> 18, -128, 127) + 128) * 0x0101010101010101UL;
                 continue;
             }
 
-            Butterfly(w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], 18, o, 0, 1);
+            Butterfly(w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], 18, o, 1);
             for (int i = 0; i < 8; i++)
             {
-                output[i] = (byte)(Math.Clamp(o[i], -128, 127) + 128);
+                line[i] = (byte)(Math.Clamp(o[i], -128, 127) + 128);
             }
         }
     }
 
     /// <summary>One 8-point pass of the SIMD islow IDCT on 16-bit inputs; outputs saturate to 16 bits.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Butterfly(int in0, int in1, int in2, int in3, int in4, int in5, int in6, int in7, int shift, Span<int> output, int start, int step)
+    private static unsafe void Butterfly(int in0, int in1, int in2, int in3, int in4, int in5, int in6, int in7, int shift, int* output, int step)
     {
         // Even part: tmp2/tmp3 from in2, in6 (exact 32-bit products), tmp0/tmp1 from the 16-bit sums in0 ± in4.
         int tmp3 = (in2 * (4433 + 6270)) + (in6 * 4433);
@@ -192,14 +228,14 @@ internal sealed partial class JpegReader
         int t2 = (in5 * -20995) + (in3 * (25172 - 20995)) + z3r;
 
         int round = 1 << (shift - 1);
-        output[start] = Sat16((tmp10 + t3 + round) >> shift);
-        output[start + (7 * step)] = Sat16((tmp10 - t3 + round) >> shift);
-        output[start + step] = Sat16((tmp11 + t2 + round) >> shift);
-        output[start + (6 * step)] = Sat16((tmp11 - t2 + round) >> shift);
-        output[start + (2 * step)] = Sat16((tmp12 + t1 + round) >> shift);
-        output[start + (5 * step)] = Sat16((tmp12 - t1 + round) >> shift);
-        output[start + (3 * step)] = Sat16((tmp13 + t0 + round) >> shift);
-        output[start + (4 * step)] = Sat16((tmp13 - t0 + round) >> shift);
+        output[0] = Sat16((tmp10 + t3 + round) >> shift);
+        output[7 * step] = Sat16((tmp10 - t3 + round) >> shift);
+        output[step] = Sat16((tmp11 + t2 + round) >> shift);
+        output[6 * step] = Sat16((tmp11 - t2 + round) >> shift);
+        output[2 * step] = Sat16((tmp12 + t1 + round) >> shift);
+        output[5 * step] = Sat16((tmp12 - t1 + round) >> shift);
+        output[3 * step] = Sat16((tmp13 + t0 + round) >> shift);
+        output[4 * step] = Sat16((tmp13 - t0 + round) >> shift);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -240,11 +276,11 @@ internal sealed partial class JpegReader
     }
 
     /// <summary>
-    /// jdcoefct.c decompress_smooth_data for one component: coefficients 1..9 still zero and not known exact are
-    /// estimated from the 5×5 neighbourhood of DC values (and the DC itself when no AC data arrived at all), row by
-    /// row of iMCUs with libjpeg's choice of neighbour rows at the image and iMCU-row edges.
+    /// jdcoefct.c decompress_smooth_data for one iMCU row of a component: coefficients 1..9 still zero and not known
+    /// exact are estimated from the 5×5 neighbourhood of DC values (and the DC itself when no AC data arrived at all),
+    /// with libjpeg's choice of neighbour rows at the image and iMCU-row edges.
     /// </summary>
-    private void SmoothComponent(JpegComponent c, int[] latch, Span<int> workspace)
+    private void SmoothIMcuRow(JpegComponent c, int[] latch, int iMcuRow, Span<int> workspace)
     {
         const int Saved = 10;
         int n = _components.Length;
@@ -255,145 +291,142 @@ internal sealed partial class JpegReader
         long q00 = q[0], q01 = q[1], q10 = q[8], q20 = q[16], q11 = q[9], q02 = q[2];
         long q03 = q[3], q12 = q[10], q21 = q[17], q30 = q[24];
         int lastBlockColumn = c.WidthInBlocks - 1;
-        for (int iMcuRow = 0; iMcuRow < _totalIMcuRows; iMcuRow++)
+        int blockRows = c.V;
+        if (iMcuRow == lastIMcuRow)
         {
-            int blockRows = c.V;
-            if (iMcuRow == lastIMcuRow)
+            blockRows = c.HeightInBlocks % c.V;
+            if (blockRows == 0)
             {
-                blockRows = c.HeightInBlocks % c.V;
-                if (blockRows == 0)
-                {
-                    blockRows = c.V;
-                }
+                blockRows = c.V;
             }
+        }
 
-            int bitsAt = (iMcuRow > _lastGoodIMcuRow ? c.Index + n : c.Index) * Saved;
-            ReadOnlySpan<int> coefBits = latch.AsSpan(bitsAt, Saved);
-            bool changeDc = true;
-            for (int k = 1; k < Saved; k++)
+        int bitsAt = (iMcuRow > _lastGoodIMcuRow ? c.Index + n : c.Index) * Saved;
+        ReadOnlySpan<int> coefBits = latch.AsSpan(bitsAt, Saved);
+        bool changeDc = true;
+        for (int k = 1; k < Saved; k++)
+        {
+            changeDc &= coefBits[k] == -1;
+        }
+
+        for (int blockRow = 0; blockRow < blockRows; blockRow++)
+        {
+            // Neighbour rows as libjpeg picks them: they stay inside the iMCU rows it has buffered.
+            int row = (iMcuRow * c.V) + blockRow;
+            int prevRow = blockRow > 0 || iMcuRow > 0 ? row - 1 : row;
+            int prevPrevRow = blockRow > 1 || iMcuRow > 1 ? row - 2 : prevRow;
+            int nextRow = blockRow < blockRows - 1 || iMcuRow < lastIMcuRow ? row + 1 : row;
+            int nextNextRow = blockRow < blockRows - 2 || iMcuRow + 1 < lastIMcuRow ? row + 2 : nextRow;
+            int r1 = 64 * prevPrevRow * c.BlocksPerLine, r2 = 64 * prevRow * c.BlocksPerLine, r3 = 64 * row * c.BlocksPerLine;
+            int r4 = 64 * nextRow * c.BlocksPerLine, r5 = 64 * nextNextRow * c.BlocksPerLine;
+
+            // Sliding 5×5 window of DC values, seeded with column 0 so that narrow images replicate it.
+            int dc01, dc02, dc03, dc04, dc05, dc06, dc07, dc08, dc09, dc10, dc11, dc12, dc13, dc14, dc15;
+            int dc16, dc17, dc18, dc19, dc20, dc21, dc22, dc23, dc24, dc25;
+            dc01 = dc02 = dc03 = dc04 = dc05 = coefficients[r1];
+            dc06 = dc07 = dc08 = dc09 = dc10 = coefficients[r2];
+            dc11 = dc12 = dc13 = dc14 = dc15 = coefficients[r3];
+            dc16 = dc17 = dc18 = dc19 = dc20 = coefficients[r4];
+            dc21 = dc22 = dc23 = dc24 = dc25 = coefficients[r5];
+            for (int col = 0; col <= lastBlockColumn; col++)
             {
-                changeDc &= coefBits[k] == -1;
-            }
-
-            for (int blockRow = 0; blockRow < blockRows; blockRow++)
-            {
-                // Neighbour rows as libjpeg picks them: they stay inside the iMCU rows it has buffered.
-                int row = (iMcuRow * c.V) + blockRow;
-                int prevRow = blockRow > 0 || iMcuRow > 0 ? row - 1 : row;
-                int prevPrevRow = blockRow > 1 || iMcuRow > 1 ? row - 2 : prevRow;
-                int nextRow = blockRow < blockRows - 1 || iMcuRow < lastIMcuRow ? row + 1 : row;
-                int nextNextRow = blockRow < blockRows - 2 || iMcuRow + 1 < lastIMcuRow ? row + 2 : nextRow;
-                int r1 = 64 * prevPrevRow * c.BlocksPerLine, r2 = 64 * prevRow * c.BlocksPerLine, r3 = 64 * row * c.BlocksPerLine;
-                int r4 = 64 * nextRow * c.BlocksPerLine, r5 = 64 * nextNextRow * c.BlocksPerLine;
-
-                // Sliding 5×5 window of DC values, seeded with column 0 so that narrow images replicate it.
-                int dc01, dc02, dc03, dc04, dc05, dc06, dc07, dc08, dc09, dc10, dc11, dc12, dc13, dc14, dc15;
-                int dc16, dc17, dc18, dc19, dc20, dc21, dc22, dc23, dc24, dc25;
-                dc01 = dc02 = dc03 = dc04 = dc05 = coefficients[r1];
-                dc06 = dc07 = dc08 = dc09 = dc10 = coefficients[r2];
-                dc11 = dc12 = dc13 = dc14 = dc15 = coefficients[r3];
-                dc16 = dc17 = dc18 = dc19 = dc20 = coefficients[r4];
-                dc21 = dc22 = dc23 = dc24 = dc25 = coefficients[r5];
-                for (int col = 0; col <= lastBlockColumn; col++)
+                coefficients.AsSpan(r3 + (64 * col), 64).CopyTo(block);
+                if (col == 0 && col < lastBlockColumn)
                 {
-                    coefficients.AsSpan(r3 + (64 * col), 64).CopyTo(block);
-                    if (col == 0 && col < lastBlockColumn)
-                    {
-                        dc04 = coefficients[r1 + 64];
-                        dc09 = coefficients[r2 + 64];
-                        dc14 = coefficients[r3 + 64];
-                        dc19 = coefficients[r4 + 64];
-                        dc24 = coefficients[r5 + 64];
-                    }
-
-                    if (col + 1 < lastBlockColumn)
-                    {
-                        int at = 64 * (col + 2);
-                        dc05 = coefficients[r1 + at];
-                        dc10 = coefficients[r2 + at];
-                        dc15 = coefficients[r3 + at];
-                        dc20 = coefficients[r4 + at];
-                        dc25 = coefficients[r5 + at];
-                    }
-
-                    if (coefBits[1] != 0 && block[1] == 0)
-                    {
-                        long num = q00 * (changeDc
-                            ? -dc01 - dc02 + dc04 + dc05 - (3 * dc06) + (13 * dc07) - (13 * dc09) + (3 * dc10) - (3 * dc11) + (38 * dc12) - (38 * dc14)
-                              + (3 * dc15) - (3 * dc16) + (13 * dc17) - (13 * dc19) + (3 * dc20) - dc21 - dc22 + dc24 + dc25
-                            : (-7 * dc11) + (50 * dc12) - (50 * dc14) + (7 * dc15));
-                        block[1] = Predict(num, q01, coefBits[1]);
-                    }
-
-                    if (coefBits[2] != 0 && block[8] == 0)
-                    {
-                        long num = q00 * (changeDc
-                            ? -dc01 - (3 * dc02) - (3 * dc03) - (3 * dc04) - dc05 - dc06 + (13 * dc07) + (38 * dc08) + (13 * dc09) - dc10 + dc16
-                              - (13 * dc17) - (38 * dc18) - (13 * dc19) + dc20 + dc21 + (3 * dc22) + (3 * dc23) + (3 * dc24) + dc25
-                            : (-7 * dc03) + (50 * dc08) - (50 * dc18) + (7 * dc23));
-                        block[8] = Predict(num, q10, coefBits[2]);
-                    }
-
-                    if (coefBits[3] != 0 && block[16] == 0)
-                    {
-                        long num = q00 * (changeDc
-                            ? dc03 + (2 * dc07) + (7 * dc08) + (2 * dc09) - (5 * dc12) - (14 * dc13) - (5 * dc14) + (2 * dc17) + (7 * dc18) + (2 * dc19) + dc23
-                            : -dc03 + (13 * dc08) - (24 * dc13) + (13 * dc18) - dc23);
-                        block[16] = Predict(num, q20, coefBits[3]);
-                    }
-
-                    if (coefBits[4] != 0 && block[9] == 0)
-                    {
-                        long num = q00 * (changeDc
-                            ? -dc01 + dc05 + (9 * dc07) - (9 * dc09) - (9 * dc17) + (9 * dc19) + dc21 - dc25
-                            : dc10 + dc16 - (10 * dc17) + (10 * dc19) - dc02 - dc20 + dc22 - dc24 + dc04 - dc06 + (10 * dc07) - (10 * dc09));
-                        block[9] = Predict(num, q11, coefBits[4]);
-                    }
-
-                    if (coefBits[5] != 0 && block[2] == 0)
-                    {
-                        long num = q00 * (changeDc
-                            ? (2 * dc07) - (5 * dc08) + (2 * dc09) + dc11 + (7 * dc12) - (14 * dc13) + (7 * dc14) + dc15 + (2 * dc17) - (5 * dc18) + (2 * dc19)
-                            : -dc11 + (13 * dc12) - (24 * dc13) + (13 * dc14) - dc15);
-                        block[2] = Predict(num, q02, coefBits[5]);
-                    }
-
-                    if (changeDc)
-                    {
-                        if (coefBits[6] != 0 && block[3] == 0)
-                        {
-                            block[3] = Predict(q00 * (dc07 - dc09 + (2 * dc12) - (2 * dc14) + dc17 - dc19), q03, coefBits[6]);
-                        }
-
-                        if (coefBits[7] != 0 && block[10] == 0)
-                        {
-                            block[10] = Predict(q00 * (dc07 - (3 * dc08) + dc09 - dc17 + (3 * dc18) - dc19), q12, coefBits[7]);
-                        }
-
-                        if (coefBits[8] != 0 && block[17] == 0)
-                        {
-                            block[17] = Predict(q00 * (dc07 - dc09 - (3 * dc12) + (3 * dc14) + dc17 - dc19), q21, coefBits[8]);
-                        }
-
-                        if (coefBits[9] != 0 && block[24] == 0)
-                        {
-                            block[24] = Predict(q00 * (dc07 + (2 * dc08) + dc09 - dc17 - (2 * dc18) - dc19), q30, coefBits[9]);
-                        }
-
-                        long dcNum = q00 * ((-2 * dc01) - (6 * dc02) - (8 * dc03) - (6 * dc04) - (2 * dc05) - (6 * dc06) + (6 * dc07) + (42 * dc08)
-                            + (6 * dc09) - (6 * dc10) - (8 * dc11) + (42 * dc12) + (152 * dc13) + (42 * dc14) - (8 * dc15) - (6 * dc16) + (6 * dc17)
-                            + (42 * dc18) + (6 * dc19) - (6 * dc20) - (2 * dc21) - (6 * dc22) - (8 * dc23) - (6 * dc24) - (2 * dc25));
-                        block[0] = Predict(dcNum, q00, 0);
-                    }
-
-                    InverseDct(block, c.IdctQuant!, c.Plane!, (8 * row * c.PlaneStride) + (8 * col), c.PlaneStride, workspace);
-
-                    dc01 = dc02; dc02 = dc03; dc03 = dc04; dc04 = dc05;
-                    dc06 = dc07; dc07 = dc08; dc08 = dc09; dc09 = dc10;
-                    dc11 = dc12; dc12 = dc13; dc13 = dc14; dc14 = dc15;
-                    dc16 = dc17; dc17 = dc18; dc18 = dc19; dc19 = dc20;
-                    dc21 = dc22; dc22 = dc23; dc23 = dc24; dc24 = dc25;
+                    dc04 = coefficients[r1 + 64];
+                    dc09 = coefficients[r2 + 64];
+                    dc14 = coefficients[r3 + 64];
+                    dc19 = coefficients[r4 + 64];
+                    dc24 = coefficients[r5 + 64];
                 }
+
+                if (col + 1 < lastBlockColumn)
+                {
+                    int at = 64 * (col + 2);
+                    dc05 = coefficients[r1 + at];
+                    dc10 = coefficients[r2 + at];
+                    dc15 = coefficients[r3 + at];
+                    dc20 = coefficients[r4 + at];
+                    dc25 = coefficients[r5 + at];
+                }
+
+                if (coefBits[1] != 0 && block[1] == 0)
+                {
+                    long num = q00 * (changeDc
+                        ? -dc01 - dc02 + dc04 + dc05 - (3 * dc06) + (13 * dc07) - (13 * dc09) + (3 * dc10) - (3 * dc11) + (38 * dc12) - (38 * dc14)
+                          + (3 * dc15) - (3 * dc16) + (13 * dc17) - (13 * dc19) + (3 * dc20) - dc21 - dc22 + dc24 + dc25
+                        : (-7 * dc11) + (50 * dc12) - (50 * dc14) + (7 * dc15));
+                    block[1] = Predict(num, q01, coefBits[1]);
+                }
+
+                if (coefBits[2] != 0 && block[8] == 0)
+                {
+                    long num = q00 * (changeDc
+                        ? -dc01 - (3 * dc02) - (3 * dc03) - (3 * dc04) - dc05 - dc06 + (13 * dc07) + (38 * dc08) + (13 * dc09) - dc10 + dc16
+                          - (13 * dc17) - (38 * dc18) - (13 * dc19) + dc20 + dc21 + (3 * dc22) + (3 * dc23) + (3 * dc24) + dc25
+                        : (-7 * dc03) + (50 * dc08) - (50 * dc18) + (7 * dc23));
+                    block[8] = Predict(num, q10, coefBits[2]);
+                }
+
+                if (coefBits[3] != 0 && block[16] == 0)
+                {
+                    long num = q00 * (changeDc
+                        ? dc03 + (2 * dc07) + (7 * dc08) + (2 * dc09) - (5 * dc12) - (14 * dc13) - (5 * dc14) + (2 * dc17) + (7 * dc18) + (2 * dc19) + dc23
+                        : -dc03 + (13 * dc08) - (24 * dc13) + (13 * dc18) - dc23);
+                    block[16] = Predict(num, q20, coefBits[3]);
+                }
+
+                if (coefBits[4] != 0 && block[9] == 0)
+                {
+                    long num = q00 * (changeDc
+                        ? -dc01 + dc05 + (9 * dc07) - (9 * dc09) - (9 * dc17) + (9 * dc19) + dc21 - dc25
+                        : dc10 + dc16 - (10 * dc17) + (10 * dc19) - dc02 - dc20 + dc22 - dc24 + dc04 - dc06 + (10 * dc07) - (10 * dc09));
+                    block[9] = Predict(num, q11, coefBits[4]);
+                }
+
+                if (coefBits[5] != 0 && block[2] == 0)
+                {
+                    long num = q00 * (changeDc
+                        ? (2 * dc07) - (5 * dc08) + (2 * dc09) + dc11 + (7 * dc12) - (14 * dc13) + (7 * dc14) + dc15 + (2 * dc17) - (5 * dc18) + (2 * dc19)
+                        : -dc11 + (13 * dc12) - (24 * dc13) + (13 * dc14) - dc15);
+                    block[2] = Predict(num, q02, coefBits[5]);
+                }
+
+                if (changeDc)
+                {
+                    if (coefBits[6] != 0 && block[3] == 0)
+                    {
+                        block[3] = Predict(q00 * (dc07 - dc09 + (2 * dc12) - (2 * dc14) + dc17 - dc19), q03, coefBits[6]);
+                    }
+
+                    if (coefBits[7] != 0 && block[10] == 0)
+                    {
+                        block[10] = Predict(q00 * (dc07 - (3 * dc08) + dc09 - dc17 + (3 * dc18) - dc19), q12, coefBits[7]);
+                    }
+
+                    if (coefBits[8] != 0 && block[17] == 0)
+                    {
+                        block[17] = Predict(q00 * (dc07 - dc09 - (3 * dc12) + (3 * dc14) + dc17 - dc19), q21, coefBits[8]);
+                    }
+
+                    if (coefBits[9] != 0 && block[24] == 0)
+                    {
+                        block[24] = Predict(q00 * (dc07 + (2 * dc08) + dc09 - dc17 - (2 * dc18) - dc19), q30, coefBits[9]);
+                    }
+
+                    long dcNum = q00 * ((-2 * dc01) - (6 * dc02) - (8 * dc03) - (6 * dc04) - (2 * dc05) - (6 * dc06) + (6 * dc07) + (42 * dc08)
+                        + (6 * dc09) - (6 * dc10) - (8 * dc11) + (42 * dc12) + (152 * dc13) + (42 * dc14) - (8 * dc15) - (6 * dc16) + (6 * dc17)
+                        + (42 * dc18) + (6 * dc19) - (6 * dc20) - (2 * dc21) - (6 * dc22) - (8 * dc23) - (6 * dc24) - (2 * dc25));
+                    block[0] = Predict(dcNum, q00, 0);
+                }
+
+                InverseDct(block, c.IdctQuant!, c.Plane!, c.RowOffset(8 * row) + (8 * col), c.PlaneStride, workspace);
+
+                dc01 = dc02; dc02 = dc03; dc03 = dc04; dc04 = dc05;
+                dc06 = dc07; dc07 = dc08; dc08 = dc09; dc09 = dc10;
+                dc11 = dc12; dc12 = dc13; dc13 = dc14; dc14 = dc15;
+                dc16 = dc17; dc17 = dc18; dc18 = dc19; dc19 = dc20;
+                dc21 = dc22; dc22 = dc23; dc23 = dc24; dc24 = dc25;
             }
         }
     }
@@ -434,20 +467,22 @@ internal sealed partial class JpegReader
         Box,
     }
 
-    /// <summary>Upsamples each component row by row and converts to RGB as PIL requests it (JCS_RGB for 3 components,
-    /// JCS_GRAYSCALE replicated by convert("RGB"), JCS_CMYK inverted ("CMYK;I") then Convert.c cmyk2rgb).</summary>
-    private RgbImage ConvertToRgb()
+    private Upsampling[] _upsampling = [];
+    private byte[][] _upsampledRows = [];
+
+    /// <summary>The output image and, per component, its upsampler (jdsample.c jinit_upsampler with fancy upsampling)
+    /// and a row buffer.</summary>
+    private void BeginOutput()
     {
-        int width = _width, height = _height, n = _components.Length;
-        var image = new RgbImage(width, height);
-        byte[] rgb = image.Pixels;
-        var methods = new Upsampling[n];
-        var rows = new byte[n][];
+        int n = _components.Length;
+        _image = new RgbImage(_width, _height);
+        _upsampling = new Upsampling[n];
+        _upsampledRows = new byte[n][];
         for (int i = 0; i < n; i++)
         {
             var c = _components[i];
             int hRatio = _maxH / c.H, vRatio = _maxV / c.V;
-            methods[i] = (hRatio, vRatio) switch
+            _upsampling[i] = (hRatio, vRatio) switch
             {
                 (1, 1) => Upsampling.FullSize,
                 (2, 1) when c.DownsampledWidth > 2 => Upsampling.H2V1Fancy,
@@ -455,14 +490,24 @@ internal sealed partial class JpegReader
                 (2, 2) when c.DownsampledWidth > 2 => Upsampling.H2V2Fancy,
                 _ => Upsampling.Box,
             };
-            rows[i] = new byte[width];
+            _upsampledRows[i] = new byte[_width];
         }
+    }
 
-        for (int y = 0; y < height; y++)
+    /// <summary>Upsamples the output rows of one iMCU row and converts them to RGB as PIL requests it (JCS_RGB for 3
+    /// components, JCS_GRAYSCALE replicated by convert("RGB"), JCS_CMYK inverted ("CMYK;I") then Convert.c cmyk2rgb).
+    /// The iMCU rows before and after it must be in the components' rings.</summary>
+    private void EmitIMcuRow(int iMcuRow)
+    {
+        int width = _width, n = _components.Length;
+        byte[] rgb = _image!.Pixels;
+        byte[][] rows = _upsampledRows;
+        int first = iMcuRow * 8 * _maxV, end = Math.Min(_height, first + (8 * _maxV));
+        for (int y = first; y < end; y++)
         {
             for (int i = 0; i < n; i++)
             {
-                UpsampleRow(_components[i], methods[i], y, rows[i]);
+                UpsampleRow(_components[i], _upsampling[i], y, rows[i]);
             }
 
             Span<byte> output = rgb.AsSpan(3 * width * y, 3 * width);
@@ -488,32 +533,36 @@ internal sealed partial class JpegReader
                     break;
             }
         }
-
-        return image;
     }
 
     /// <summary>Output row <paramref name="y"/> of component <paramref name="c"/> at full resolution. Rows above the
     /// image read its first row and rows below its last (jdmainct.c context rows); columns past the component's width
     /// repeat its last sample, as the fancy upsamplers' edge cases do.</summary>
-    private void UpsampleRow(JpegComponent c, Upsampling method, int y, byte[] output)
+    private unsafe void UpsampleRow(JpegComponent c, Upsampling method, int y, byte[] output)
     {
         byte[] plane = c.Plane!;
-        int stride = c.PlaneStride, dw = c.DownsampledWidth, dh = c.DownsampledHeight, width = _width;
+        int dw = c.DownsampledWidth, dh = c.DownsampledHeight, width = _width;
         switch (method)
         {
             case Upsampling.FullSize:
-                plane.AsSpan(y * stride, width).CopyTo(output);
+                plane.AsSpan(c.RowOffset(y), width).CopyTo(output);
                 break;
             case Upsampling.H2V1Fancy:
             {
-                ReadOnlySpan<byte> row = plane.AsSpan(y * stride, dw);
-                for (int x = 0; x < width; x++)
+                // Samples j−1, j, j+1 (clamped) give output pixels 2j and 2j+1: 3/4 nearer + 1/4 further.
+                ReadOnlySpan<byte> row = plane.AsSpan(c.RowOffset(y), dw);
+                fixed (byte* input = row)
+                fixed (byte* o = output)
                 {
-                    int j = x >> 1;
-                    int near = row[j] * 3;
-                    output[x] = (x & 1) == 0
-                        ? (byte)((near + row[Math.Max(j - 1, 0)] + 1) >> 2)
-                        : (byte)((near + row[Math.Min(j + 1, dw - 1)] + 2) >> 2);
+                    for (int j = 0, x = 0; x < width; j++, x += 2)
+                    {
+                        int near = input[j] * 3;
+                        o[x] = (byte)((near + input[j > 0 ? j - 1 : 0] + 1) >> 2);
+                        if (x + 1 < width)
+                        {
+                            o[x + 1] = (byte)((near + input[j + 1 < dw ? j + 1 : j] + 2) >> 2);
+                        }
+                    }
                 }
 
                 break;
@@ -523,10 +572,10 @@ internal sealed partial class JpegReader
             {
                 int i = y >> 1;
                 bool upper = (y & 1) == 0;
-                ReadOnlySpan<byte> near = plane.AsSpan(i * stride, dw);
-                ReadOnlySpan<byte> far = plane.AsSpan((upper ? Math.Max(i - 1, 0) : Math.Min(i + 1, dh - 1)) * stride, dw);
+                ReadOnlySpan<byte> near = plane.AsSpan(c.RowOffset(i), width);
+                ReadOnlySpan<byte> far = plane.AsSpan(c.RowOffset(upper ? Math.Max(i - 1, 0) : Math.Min(i + 1, dh - 1)), width);
                 int bias = upper ? 1 : 2;
-                for (int x = 0; x < width; x++)
+                for (int x = 0; x < near.Length && x < far.Length && x < output.Length; x++)
                 {
                     output[x] = (byte)(((near[x] * 3) + far[x] + bias) >> 2);
                 }
@@ -536,21 +585,27 @@ internal sealed partial class JpegReader
 
             case Upsampling.H2V2Fancy:
             {
+                // Column sums 3·nearer row + further row, then the same 3:1 weighting across columns (/16).
                 int i = y >> 1;
-                ReadOnlySpan<byte> near = plane.AsSpan(i * stride, dw);
-                ReadOnlySpan<byte> far = plane.AsSpan(((y & 1) == 0 ? Math.Max(i - 1, 0) : Math.Min(i + 1, dh - 1)) * stride, dw);
-                int previous = (near[0] * 3) + far[0], current = previous;
-                for (int j = 0, x = 0; x < width; j++, x += 2)
+                ReadOnlySpan<byte> nearRow = plane.AsSpan(c.RowOffset(i), dw);
+                ReadOnlySpan<byte> farRow = plane.AsSpan(c.RowOffset((y & 1) == 0 ? Math.Max(i - 1, 0) : Math.Min(i + 1, dh - 1)), dw);
+                fixed (byte* near = nearRow)
+                fixed (byte* far = farRow)
+                fixed (byte* o = output)
                 {
-                    int next = j + 1 < dw ? (near[j + 1] * 3) + far[j + 1] : current;
-                    output[x] = (byte)(((current * 3) + previous + 8) >> 4);
-                    if (x + 1 < width)
+                    int previous = (near[0] * 3) + far[0], current = previous;
+                    for (int j = 0, x = 0; x < width; j++, x += 2)
                     {
-                        output[x + 1] = (byte)(((current * 3) + next + 7) >> 4);
-                    }
+                        int next = j + 1 < dw ? (near[j + 1] * 3) + far[j + 1] : current;
+                        o[x] = (byte)(((current * 3) + previous + 8) >> 4);
+                        if (x + 1 < width)
+                        {
+                            o[x + 1] = (byte)(((current * 3) + next + 7) >> 4);
+                        }
 
-                    previous = current;
-                    current = next;
+                        previous = current;
+                        current = next;
+                    }
                 }
 
                 break;
@@ -560,7 +615,7 @@ internal sealed partial class JpegReader
             {
                 // int_upsample and the non-fancy h2v1/h2v2 cases: each sample repeated hRatio × vRatio times.
                 int hRatio = _maxH / c.H, vRatio = _maxV / c.V;
-                ReadOnlySpan<byte> row = plane.AsSpan(y / vRatio * stride, dw);
+                ReadOnlySpan<byte> row = plane.AsSpan(c.RowOffset(y / vRatio), dw);
                 for (int x = 0; x < width; x++)
                 {
                     output[x] = row[x / hRatio];
@@ -571,27 +626,53 @@ internal sealed partial class JpegReader
         }
     }
 
-    private static void GreyRow(ReadOnlySpan<byte> grey, Span<byte> output)
+    private static unsafe void GreyRow(ReadOnlySpan<byte> grey, Span<byte> output)
     {
-        for (int x = 0; x < grey.Length; x++)
+        if (output.Length < 3 * grey.Length)
         {
-            byte v = grey[x];
-            output[3 * x] = v;
-            output[(3 * x) + 1] = v;
-            output[(3 * x) + 2] = v;
+            throw new InvalidOperationException("RGB row too short.");
+        }
+
+        fixed (byte* g = grey)
+        fixed (byte* o = output)
+        {
+            for (int x = 0; x < grey.Length; x++)
+            {
+                byte v = g[x];
+                o[3 * x] = v;
+                o[(3 * x) + 1] = v;
+                o[(3 * x) + 2] = v;
+            }
         }
     }
 
     /// <summary>jdcolor.c ycc_rgb_convert (libjpeg-turbo's SSE2/AVX2 version computes the same values).</summary>
-    private static void YccRow(ReadOnlySpan<byte> yRow, ReadOnlySpan<byte> cbRow, ReadOnlySpan<byte> crRow, Span<byte> output)
+    private static unsafe void YccRow(ReadOnlySpan<byte> yRow, ReadOnlySpan<byte> cbRow, ReadOnlySpan<byte> crRow, Span<byte> output)
     {
-        int[] crToR = CrToR, cbToB = CbToB, crToG = CrToG, cbToG = CbToG;
-        for (int x = 0; x < yRow.Length; x++)
+        int n = yRow.Length;
+        if (cbRow.Length < n || crRow.Length < n || output.Length < 3 * n)
         {
-            int y = yRow[x], cb = cbRow[x], cr = crRow[x];
-            output[3 * x] = Clamp255(y + crToR[cr]);
-            output[(3 * x) + 1] = Clamp255(y + ((cbToG[cb] + crToG[cr]) >> 16));
-            output[(3 * x) + 2] = Clamp255(y + cbToB[cb]);
+            throw new InvalidOperationException("Colour rows too short.");
+        }
+
+        fixed (byte* yp = yRow)
+        fixed (byte* cbp = cbRow)
+        fixed (byte* crp = crRow)
+        fixed (byte* o = output)
+        fixed (int* crToR = CrToR)
+        fixed (int* cbToB = CbToB)
+        fixed (int* crToG = CrToG)
+        fixed (int* cbToG = CbToG)
+        fixed (byte* clamp = &ClampTable[ClampOffset])
+        {
+            for (int x = 0; x < n; x++)
+            {
+                int y = yp[x], cb = cbp[x], cr = crp[x];
+                byte* p = o + (3 * x);
+                p[0] = clamp[y + crToR[cr]];
+                p[1] = clamp[y + ((cbToG[cb] + crToG[cr]) >> 16)];
+                p[2] = clamp[y + cbToB[cb]];
+            }
         }
     }
 
