@@ -122,6 +122,7 @@ internal sealed partial class JpegReader
     private bool _started;
     private bool _multiScan;
     private bool _outputDone;
+    private bool _truncated;
     private int _scanNumber;
     private long _blockVisits;
     private long _blockVisitBudget;
@@ -166,7 +167,7 @@ internal sealed partial class JpegReader
                     return _image!;
                 }
 
-                throw Codec.Truncated(_name, Format, _started ? "more scans or the EOI marker" : "a complete JPEG header", _pos, _data.Length);
+                throw Truncated(_started ? "more scans or the EOI marker" : "a complete JPEG header", _pos, _data.Length);
             }
 
             if (marker == 0xD9)
@@ -174,8 +175,23 @@ internal sealed partial class JpegReader
                 return Finish();
             }
 
-            ProcessMarker(marker);
+            try
+            {
+                ProcessMarker(marker);
+            }
+            catch (ImageDecodeException) when (_truncated && _outputDone)
+            {
+                // Likewise for a segment cut short after the single scan (libjpeg suspends inside it, PIL is done).
+                return _image!;
+            }
         }
+    }
+
+    /// <summary>The data ends before <paramref name="expected"/>: libjpeg would suspend for more input (PIL: truncated).</summary>
+    private ImageDecodeException Truncated(string expected, int at, int length)
+    {
+        _truncated = true;
+        return Codec.Truncated(_name, Format, expected, at, length);
     }
 
     /// <summary>Skips to the next marker like libjpeg's next_marker: bytes other than 0xFF are skipped (with a warning in
@@ -221,6 +237,9 @@ internal sealed partial class JpegReader
             case 0xC1:
             case 0xC2:
                 ReadFrameHeader(marker);
+                break;
+            case 0xC9 or 0xCA when _sawSof:
+                ReadFrameHeader(marker); // libjpeg decodes arithmetic JPEGs: a second SOF of that kind is a duplicate frame
                 break;
             case 0xC9:
             case 0xCA:
@@ -275,211 +294,197 @@ internal sealed partial class JpegReader
         }
     }
 
-    /// <summary>Reads a segment's length; the segment must lie inside the file (else libjpeg suspends: truncated).</summary>
-    private int SegmentLength(int marker, int minimum)
+    // Segments are read the way jdmarker.c reads them: field by field, each check made as soon as its fields are in,
+    // so that a file cut short inside a segment is truncated (libjpeg suspends) exactly when libjpeg would find it so,
+    // and a bad field is an error even when the rest of the segment is missing.
+
+    /// <summary>The next byte of a marker segment (INPUT_BYTE); the end of the file is a truncation.</summary>
+    private int NextByte(int marker)
     {
-        if (_pos + 2 > _data.Length)
+        if (_pos >= _data.Length)
         {
-            throw Codec.Truncated(_name, Format, $"the length of segment 0xFF{marker:X2}", _pos, _data.Length);
+            throw Truncated($"the rest of the 0xFF{marker:X2} segment", _pos, _data.Length);
         }
 
-        int length = (_data[_pos] << 8) | _data[_pos + 1];
-        if (length < minimum)
-        {
-            throw new ImageDecodeException(_name, $"a segment length of at least {minimum} for marker 0xFF{marker:X2}", $"{length} at byte {_pos}");
-        }
-
-        if (_pos + length > _data.Length)
-        {
-            throw Codec.Truncated(_name, Format, $"the whole 0xFF{marker:X2} segment ({length} bytes from byte {_pos})", _data.Length, _data.Length);
-        }
-
-        return length;
+        return _data[_pos++];
     }
 
-    /// <summary>APPn (other than APP0/APP14), COM and DNL: skipped. libjpeg skips nothing when the length is below 2.</summary>
+    /// <summary>A big-endian 16-bit field (INPUT_2BYTES).</summary>
+    private int NextWord(int marker) => (NextByte(marker) << 8) | NextByte(marker);
+
+    /// <summary>skip_input_data: <paramref name="count"/> bytes that must be in the file.</summary>
+    private void Skip(int marker, int count)
+    {
+        if (count > _data.Length - _pos)
+        {
+            throw Truncated($"the whole 0xFF{marker:X2} segment ({count} more bytes)", _data.Length, _data.Length);
+        }
+
+        _pos += count;
+    }
+
+    /// <summary>APPn (other than APP0/APP14), COM and DNL (jdmarker.c skip_variable): a length below 2 skips nothing.</summary>
     private void SkipSegment(int marker)
     {
-        if (_pos + 2 > _data.Length)
+        int length = NextWord(marker) - 2;
+        if (length > 0)
         {
-            throw Codec.Truncated(_name, Format, $"the length of segment 0xFF{marker:X2}", _pos, _data.Length);
+            Skip(marker, length);
         }
-
-        int length = (_data[_pos] << 8) | _data[_pos + 1];
-        if (length < 2)
-        {
-            _pos += 2;
-            return;
-        }
-
-        if (_pos + length > _data.Length)
-        {
-            throw Codec.Truncated(_name, Format, $"the whole 0xFF{marker:X2} segment ({length} bytes from byte {_pos})", _data.Length, _data.Length);
-        }
-
-        _pos += length;
     }
 
-    /// <summary>APP0 (JFIF) and APP14 (Adobe) decide the colour space (jdmarker.c examine_app0/examine_app14).</summary>
+    /// <summary>APP0 (JFIF) and APP14 (Adobe) decide the colour space (jdmarker.c get_interesting_appn,
+    /// examine_app0/examine_app14: only the first 14 bytes are looked at).</summary>
     private void ReadInterestingAppSegment(int marker)
     {
-        if (_pos + 2 > _data.Length)
+        int length = NextWord(marker) - 2;
+        int count = Math.Clamp(length, 0, 14);
+        Span<byte> head = stackalloc byte[14];
+        for (int i = 0; i < count; i++)
         {
-            throw Codec.Truncated(_name, Format, $"the length of segment 0xFF{marker:X2}", _pos, _data.Length);
+            head[i] = (byte)NextByte(marker);
         }
 
-        int length = (_data[_pos] << 8) | _data[_pos + 1];
-        if (length < 2)
-        {
-            _pos += 2;
-            return;
-        }
-
-        if (_pos + length > _data.Length)
-        {
-            throw Codec.Truncated(_name, Format, $"the whole 0xFF{marker:X2} segment ({length} bytes from byte {_pos})", _data.Length, _data.Length);
-        }
-
-        ReadOnlySpan<byte> body = _data.AsSpan(_pos + 2, length - 2);
-        if (marker == 0xE0 && body.Length >= 14 && body.StartsWith("JFIF\0"u8))
+        head = head[..count];
+        if (marker == 0xE0 && count >= 14 && head.StartsWith("JFIF\0"u8))
         {
             _sawJfif = true;
         }
-        else if (marker == 0xEE && body.Length >= 12 && body.StartsWith("Adobe"u8))
+        else if (marker == 0xEE && count >= 12 && head.StartsWith("Adobe"u8))
         {
             _sawAdobe = true;
-            _adobeTransform = body[11];
+            _adobeTransform = head[11];
         }
 
-        _pos += length;
+        if (length > count)
+        {
+            Skip(marker, length - count);
+        }
     }
 
     private void ReadRestartInterval()
     {
-        int length = SegmentLength(0xDD, 2);
+        int at = _pos - 2;
+        int length = NextWord(0xDD);
         if (length != 4)
         {
-            throw new ImageDecodeException(_name, "a DRI segment of length 4", $"length {length} at byte {_pos}");
+            throw new ImageDecodeException(_name, "a DRI segment of length 4", $"length {length} at byte {at}");
         }
 
-        _restartInterval = (_data[_pos + 2] << 8) | _data[_pos + 3];
-        _pos += length;
+        _restartInterval = NextWord(0xDD);
     }
 
     /// <summary>DAC: arithmetic-coding conditioning. Parsed and checked as libjpeg does, even in a Huffman file.</summary>
     private void ReadArithmeticConditioning()
     {
-        int length = SegmentLength(0xCC, 2);
-        int p = _pos + 2, end = _pos + length;
-        while (end - p >= 2)
+        int length = NextWord(0xCC) - 2;
+        while (length > 0)
         {
-            int index = _data[p], value = _data[p + 1];
-            p += 2;
+            int index = NextByte(0xCC), value = NextByte(0xCC);
+            length -= 2;
             if (index >= 32 || (index < 16 && (value & 0x0F) > (value >> 4)))
             {
                 throw new ImageDecodeException(_name, "valid arithmetic-coding conditioning (DAC)", $"table {index} with value {value}");
             }
         }
 
-        if (p != end)
+        if (length != 0)
         {
-            throw new ImageDecodeException(_name, "a DAC segment made of 2-byte entries", $"length {length}");
+            throw new ImageDecodeException(_name, "a DAC segment made of 2-byte entries", "a segment of odd length");
         }
-
-        _pos = end;
     }
 
     /// <summary>DQT: one or more tables, 8- or 16-bit, stored in natural order (jdmarker.c get_dqt).</summary>
     private void ReadQuantisationTables()
     {
-        int length = SegmentLength(0xDB, 2);
-        int p = _pos + 2, end = _pos + length;
-        while (p < end)
+        int at = _pos - 2;
+        int length = NextWord(0xDB);
+        if (length < 2)
         {
-            int pq = _data[p] >> 4, tq = _data[p] & 15;
-            p++;
+            throw new ImageDecodeException(_name, "a segment length of at least 2 for marker 0xFFDB", $"{length} at byte {at}");
+        }
+
+        length -= 2;
+        while (length > 0)
+        {
+            int n = NextByte(0xDB);
+            int pq = n >> 4, tq = n & 15;
             if (tq >= 4)
             {
-                throw new ImageDecodeException(_name, "a quantisation table number 0..3", $"table {tq} in the DQT segment at byte {_pos - 2}");
-            }
-
-            int size = pq != 0 ? 128 : 64;
-            if (end - p < size)
-            {
-                throw new ImageDecodeException(_name, $"a DQT segment holding whole {(pq != 0 ? 16 : 8)}-bit tables", $"a segment of length {length} at byte {_pos - 2}");
+                throw new ImageDecodeException(_name, "a quantisation table number 0..3", $"table {tq} in the DQT segment at byte {at}");
             }
 
             var table = _quantTables[tq] ??= new ushort[64];
             for (int i = 0; i < 64; i++)
             {
-                table[JpegTables.NaturalOrder[i]] = pq != 0 ? (ushort)((_data[p + (2 * i)] << 8) | _data[p + (2 * i) + 1]) : _data[p + i];
+                table[JpegTables.NaturalOrder[i]] = (ushort)(pq != 0 ? NextWord(0xDB) : NextByte(0xDB));
             }
 
-            p += size;
+            length -= pq != 0 ? 129 : 65;
         }
 
-        _pos = end;
+        if (length != 0)
+        {
+            throw new ImageDecodeException(_name, "a DQT segment holding whole tables", $"a segment that does not end with a table at byte {at}");
+        }
     }
 
     /// <summary>DHT: one or more tables; only counts are checked here, the code itself when a scan uses it (as libjpeg).</summary>
     private void ReadHuffmanTables()
     {
-        int length = SegmentLength(0xC4, 2);
-        int p = _pos + 2, end = _pos + length;
-        while (end - p > 16)
+        int at = _pos - 2;
+        int length = NextWord(0xC4) - 2;
+        while (length > 16)
         {
-            int index = _data[p];
+            int index = NextByte(0xC4);
+            var table = new JpegHuffmanTable();
             int count = 0;
             for (int l = 1; l <= 16; l++)
             {
-                count += _data[p + l];
+                table.Bits[l] = (byte)NextByte(0xC4);
+                count += table.Bits[l];
             }
 
-            p += 17;
-            if (count > 256 || count > end - p)
+            length -= 17;
+            if (count > 256 || count > length)
             {
-                throw new ImageDecodeException(_name, "a Huffman table whose code counts fit the DHT segment (at most 256 codes)", $"{count} codes at byte {p - 17}");
+                throw new ImageDecodeException(_name, "a Huffman table whose code counts fit the DHT segment (at most 256 codes)", $"{count} codes in the DHT segment at byte {at}");
             }
 
+            for (int i = 0; i < count; i++)
+            {
+                table.Values[i] = (byte)NextByte(0xC4);
+            }
+
+            length -= count;
             bool ac = (index & 0x10) != 0;
             int slot = ac ? index - 0x10 : index;
             if (slot is < 0 or >= 4)
             {
-                throw new ImageDecodeException(_name, "a Huffman table class 0/1 and number 0..3", $"table index 0x{index:X2} at byte {p - 17}");
+                throw new ImageDecodeException(_name, "a Huffman table class 0/1 and number 0..3", $"table index 0x{index:X2} in the DHT segment at byte {at}");
             }
 
-            var table = new JpegHuffmanTable();
-            _data.AsSpan(p - 16, 16).CopyTo(table.Bits.AsSpan(1));
-            _data.AsSpan(p, count).CopyTo(table.Values);
             (ac ? _acTables : _dcTables)[slot] = table;
-            p += count;
         }
 
-        if (p != end)
+        if (length != 0)
         {
-            throw new ImageDecodeException(_name, "a DHT segment made of whole tables", $"{end - p} bytes left over at byte {p}");
+            throw new ImageDecodeException(_name, "a DHT segment made of whole tables", $"a segment length that does not match its tables at byte {at}");
         }
-
-        _pos = end;
     }
 
     /// <summary>SOF0/1/2 (jdmarker.c get_sof, PIL's SOF handler and jdinput.c initial_setup checks), then the size check.</summary>
     private void ReadFrameHeader(int marker)
     {
-        int length = SegmentLength(marker, 2);
-        if (length < 8)
-        {
-            throw new ImageDecodeException(_name, "a frame header of at least 8 bytes", $"length {length} at byte {_pos}");
-        }
-
-        int p = _pos + 2;
-        int precision = _data[p];
-        int height = (_data[p + 1] << 8) | _data[p + 2];
-        int width = (_data[p + 3] << 8) | _data[p + 4];
-        int count = _data[p + 5];
+        int at = _pos - 2;
+        int length = NextWord(marker);
+        int precision = NextByte(marker);
+        int height = NextWord(marker);
+        int width = NextWord(marker);
+        int count = NextByte(marker);
         if (_sawSof)
         {
-            throw new ImageDecodeException(_name, "one frame header (SOF) per JPEG", $"a second SOF marker 0xFF{marker:X2} at byte {_pos - 2} ({width}×{height})");
+            throw new ImageDecodeException(_name, "one frame header (SOF) per JPEG", $"a second SOF marker 0xFF{marker:X2} at byte {at} ({width}×{height})");
         }
 
         if (height == 0 || width == 0 || count == 0)
@@ -489,7 +494,7 @@ internal sealed partial class JpegReader
 
         if (length != 8 + (3 * count))
         {
-            throw new ImageDecodeException(_name, $"a frame header of {8 + (3 * count)} bytes for {count} components", $"length {length}");
+            throw new ImageDecodeException(_name, $"a frame header of {8 + (3 * count)} bytes for {count} components", $"length {length} at byte {at}");
         }
 
         if (precision != 8)
@@ -511,8 +516,13 @@ internal sealed partial class JpegReader
         int maxH = 1, maxV = 1;
         for (int i = 0; i < count; i++)
         {
-            int q = p + 6 + (3 * i);
-            var c = new JpegComponent { Index = i, Id = _data[q], H = _data[q + 1] >> 4, V = _data[q + 1] & 15, QuantTableNumber = _data[q + 2] };
+            int id = NextByte(marker), factors = NextByte(marker), tq = NextByte(marker);
+            var c = new JpegComponent { Index = i, Id = id, H = factors >> 4, V = factors & 15, QuantTableNumber = tq };
+            components[i] = c;
+        }
+
+        foreach (var c in components)
+        {
             if (c.H is < 1 or > 4 || c.V is < 1 or > 4)
             {
                 throw new ImageDecodeException(_name, "sampling factors 1..4", $"{c.H}×{c.V} for component {c.Id}");
@@ -520,7 +530,6 @@ internal sealed partial class JpegReader
 
             maxH = Math.Max(maxH, c.H);
             maxV = Math.Max(maxV, c.V);
-            components[i] = c;
         }
 
         // Component geometry (jdinput.c initial_setup) and the buffers it implies, checked before anything is allocated.
@@ -548,7 +557,6 @@ internal sealed partial class JpegReader
         _maxH = maxH;
         _maxV = maxV;
         _totalIMcuRows = iMcuRows;
-        _pos += length;
         Codec.CheckSize(_name, Format, _options, width, height, DecodedBytes(planes, _progressive ? coefficients : 0));
     }
 
@@ -561,29 +569,29 @@ internal sealed partial class JpegReader
     /// <summary>SOS: the scan header (jdmarker.c get_sos), then the scan's entropy-coded data.</summary>
     private void ReadScan()
     {
+        int at = _pos - 2;
         if (!_sawSof)
         {
-            throw new ImageDecodeException(_name, "a frame header (SOF) before the first scan", $"a scan (SOS) at byte {_pos - 2}");
+            throw new ImageDecodeException(_name, "a frame header (SOF) before the first scan", $"a scan (SOS) at byte {at}");
         }
 
-        int length = SegmentLength(0xDA, 3);
-        int n = _data[_pos + 2];
+        int length = NextWord(0xDA);
+        int n = NextByte(0xDA);
         if (length != (2 * n) + 6 || n is < 1 or > 4)
         {
-            throw new ImageDecodeException(_name, "a scan header listing 1..4 components", $"{n} components in a segment of length {length} at byte {_pos - 2}");
+            throw new ImageDecodeException(_name, "a scan header listing 1..4 components", $"{n} components in a segment of length {length} at byte {at}");
         }
 
-        // Component lookup exactly as get_sos does it (only the first 4 components, skipping one whose scan slot is taken).
+        // Component lookup exactly as get_sos does it: among the first 4 components, the i-th scan component is looked
+        // for from component index i on (libjpeg tests the scan slot of the candidate's own index), each used once.
         var scan = new JpegComponent[n];
-        int p = _pos + 3;
         for (int i = 0; i < n; i++)
         {
-            int id = _data[p], tables = _data[p + 1];
-            p += 2;
+            int id = NextByte(0xDA), tables = NextByte(0xDA);
             JpegComponent? found = null;
-            for (int ci = 0; ci < _components.Length && ci < 4; ci++)
+            for (int ci = i; ci < _components.Length && ci < 4; ci++)
             {
-                if (_components[ci].Id == id && !(ci < i && scan[ci] is not null))
+                if (_components[ci].Id == id)
                 {
                     found = _components[ci];
                     break;
@@ -592,7 +600,7 @@ internal sealed partial class JpegReader
 
             if (found is null || Array.IndexOf(scan, found, 0, i) >= 0)
             {
-                throw new ImageDecodeException(_name, "scan components that the frame header defines, each once", $"component id {id} in the scan at byte {_pos - 2}");
+                throw new ImageDecodeException(_name, "scan components that the frame header defines, each once and in frame order", $"component id {id} in the scan at byte {at}");
             }
 
             found.DcTable = tables >> 4;
@@ -600,8 +608,8 @@ internal sealed partial class JpegReader
             scan[i] = found;
         }
 
-        int ss = _data[p], se = _data[p + 1], ah = _data[p + 2] >> 4, al = _data[p + 2] & 15;
-        _pos += length;
+        int ss = NextByte(0xDA), se = NextByte(0xDA), a = NextByte(0xDA);
+        int ah = a >> 4, al = a & 15;
         _nextRestartNum = 0;
         _scanNumber++;
         if (_scanNumber > MaxScans)
@@ -616,7 +624,7 @@ internal sealed partial class JpegReader
         else if (!_multiScan)
         {
             // jdinput.c: a second scan after one that covered every component of a sequential image is an error.
-            throw new ImageDecodeException(_name, "the EOI marker after the single scan of a sequential JPEG", $"another scan at byte {_pos - length - 2}");
+            throw new ImageDecodeException(_name, "the EOI marker after the single scan of a sequential JPEG", $"another scan at byte {at}");
         }
 
         DecodeScan(scan, ss, se, ah, al);

@@ -29,25 +29,36 @@ internal sealed partial class JpegReader
     // Per scan: for each block of an MCU, its component's position in the scan.
     private readonly int[] _membership = new int[MaxBlocksInMcu];
 
+    // PIL feeds libjpeg the file in 64 KiB reads (ImageFile.MAXBLOCK); libjpeg suspends when its read-ahead reaches
+    // the end of what it has been given, and PIL then appends the next read. Only the very end of the file matters
+    // (there libjpeg gives up and PIL reports a truncated file), but when the read-ahead gets there depends on which
+    // of jdhuff.c's two bit readers ran, and that depends on how much data PIL had handed over. So a single-scan
+    // sequential image tracks PIL's buffer end (_bufferEnd) and redoes an MCU when libjpeg would have suspended in it.
+    private const int PilReadSize = 65536;
+    private int _bufferEnd;
+    private bool _suspended;
+
     /// <summary>
-    /// Loads bytes until the buffer holds <see cref="MinGetBits"/> bits, like jdhuff.c jpeg_fill_bit_buffer: stuffed
-    /// FF 00 is a data byte 0xFF, fill bytes before a marker are swallowed, a marker ends the data (it becomes the unread
-    /// marker) and from then on missing bits read as zeros — the first time they are actually needed the segment is
-    /// marked insufficient. Running off the end of the file is a truncated file: libjpeg suspends for more input there.
+    /// jdhuff.c jpeg_fill_bit_buffer: loads bytes until the buffer holds <see cref="MinGetBits"/> bits. Stuffed FF 00 is
+    /// a data byte 0xFF, fill bytes before a marker are swallowed, a marker ends the data (it becomes the unread marker)
+    /// and from then on missing bits read as zeros — the first time they are actually needed the segment is marked
+    /// insufficient. Reaching the end of the file is a truncated file (libjpeg suspends, PIL has nothing more to give);
+    /// reaching the end of PIL's buffer before that marks the MCU for a redo with the next 64 KiB appended.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void Fill(int needed)
     {
-        if (_unreadMarker == 0)
+        if (_unreadMarker == 0 && !_suspended)
         {
             byte[] data = _data;
-            int pos = _pos;
+            int end = _bufferEnd, pos = _pos;
             while (_bitsLeft < MinGetBits)
             {
-                if (pos >= data.Length)
+                int start = pos;
+                if (pos >= end)
                 {
-                    _pos = pos;
-                    throw Codec.Truncated(_name, Format, "the rest of the entropy-coded scan data", pos, data.Length);
+                    Suspend(pos);
+                    break;
                 }
 
                 int c = data[pos++];
@@ -55,15 +66,22 @@ internal sealed partial class JpegReader
                 {
                     do
                     {
-                        if (pos >= data.Length)
+                        if (pos >= end)
                         {
-                            _pos = pos;
-                            throw Codec.Truncated(_name, Format, "the rest of the entropy-coded scan data", pos, data.Length);
+                            c = -1;
+                            break;
                         }
 
                         c = data[pos++];
                     }
                     while (c == 0xFF);
+
+                    if (c < 0)
+                    {
+                        pos = start;
+                        Suspend(pos);
+                        break;
+                    }
 
                     if (c == 0)
                     {
@@ -81,7 +99,7 @@ internal sealed partial class JpegReader
             }
 
             _pos = pos;
-            if (_unreadMarker == 0)
+            if (_unreadMarker == 0 && !_suspended)
             {
                 return;
             }
@@ -89,11 +107,68 @@ internal sealed partial class JpegReader
 
         if (needed > _bitsLeft)
         {
-            _insufficient = true;
+            // Past the data: zero bits. A suspended MCU is redone, so only a real end of data marks the segment.
+            _insufficient |= !_suspended;
             _bitBuffer <<= MinGetBits - _bitsLeft;
             _bitsLeft = MinGetBits;
         }
     }
+
+    /// <summary>The read-ahead reached the end of PIL's buffer at <paramref name="pos"/>: at the end of the file that is a
+    /// truncated file; before it, the MCU finishes on zero bits and is then redone with more data.</summary>
+    private void Suspend(int pos)
+    {
+        if (_bufferEnd >= _data.Length)
+        {
+            _pos = pos;
+            throw Truncated("the rest of the entropy-coded scan data", pos, _data.Length);
+        }
+
+        _suspended = true;
+    }
+
+    /// <summary>jdhuff.c FILL_BIT_BUFFER_FAST (decode_mcu_fast's reader): with 16 bits or fewer left, six bytes at once;
+    /// a marker makes the fast decoder give up the MCU (<see cref="_fastMarker"/>), which is then decoded the slow way.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void FillFast()
+    {
+        if (_bitsLeft > 16)
+        {
+            return;
+        }
+
+        byte[] data = _data;
+        int pos = _pos;
+        if (pos + 13 > _bufferEnd)
+        {
+            // Cannot happen with libjpeg's 512-bytes-per-block margin; give the MCU to the slow reader if it does.
+            _fastMarker = true;
+            _bitBuffer <<= 48;
+            _bitsLeft += 48;
+            return;
+        }
+
+        for (int i = 0; i < 6; i++)
+        {
+            int c0 = data[pos++], c1 = data[pos];
+            _bitBuffer = (_bitBuffer << 8) | (uint)c0;
+            _bitsLeft += 8;
+            if (c0 == 0xFF)
+            {
+                pos++;
+                if (c1 != 0)
+                {
+                    _fastMarker = true;
+                    pos -= 2;
+                    _bitBuffer &= ~0xFFUL;
+                }
+            }
+        }
+
+        _pos = pos;
+    }
+
+    private bool _fastMarker;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int GetBits(int n)
@@ -103,6 +178,14 @@ internal sealed partial class JpegReader
             Fill(n);
         }
 
+        _bitsLeft -= n;
+        return (int)(_bitBuffer >> _bitsLeft) & ((1 << n) - 1);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int GetBitsFast(int n)
+    {
+        FillFast();
         _bitsLeft -= n;
         return (int)(_bitBuffer >> _bitsLeft) & ((1 << n) - 1);
     }
@@ -123,54 +206,37 @@ internal sealed partial class JpegReader
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Extend(int r, int s) => r < (1 << (s - 1)) ? r + (-1 << s) + 1 : r;
 
-    /// <summary>One Huffman symbol: a table lookup when 17 bits are at hand, else libjpeg's bit-serial search (the only
-    /// path that can run past a marker into zero bits).</summary>
+    /// <summary>jdhuff.h HUFF_DECODE: refill below 8 bits; an 8-bit lookahead; longer codes through jpeg_huff_decode
+    /// (refill below 9 bits, then bit by bit). Fewer than 8 bits even after a refill (the data ended at a marker):
+    /// bit-serial from the first bit, zero bits past the marker.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int DecodeSymbol(JpegDerivedTable table)
     {
-        if (_bitsLeft < 17)
+        if (_bitsLeft < JpegDerivedTable.LookupBits)
         {
             Fill(0);
-            if (_bitsLeft < 17)
+            if (_bitsLeft < JpegDerivedTable.LookupBits)
             {
-                return DecodeSymbolSlow(table);
+                return DecodeSymbolSlow(table, 1);
             }
         }
 
-        int look = (int)(_bitBuffer >> (_bitsLeft - JpegDerivedTable.LookupBits)) & ((1 << JpegDerivedTable.LookupBits) - 1);
-        int entry = table.Lookup[look];
+        int entry = table.Lookup[(int)(_bitBuffer >> (_bitsLeft - JpegDerivedTable.LookupBits)) & ((1 << JpegDerivedTable.LookupBits) - 1)];
         if (entry != 0)
         {
             _bitsLeft -= entry >> 8;
             return entry & 0xFF;
         }
 
-        return DecodeLongSymbol(table, look);
+        return DecodeSymbolSlow(table, JpegDerivedTable.LookupBits + 1);
     }
 
-    /// <summary>A code longer than the lookup: continue bit by bit (17 bits available); no match by 16 bits is libjpeg's
-    /// "bad Huffman code", which yields symbol 0 after 17 bits.</summary>
-    private int DecodeLongSymbol(JpegDerivedTable table, int code)
+    /// <summary>jdhuff.c jpeg_huff_decode: the first <paramref name="minBits"/> bits at once, then one at a time until the
+    /// code is at most MaxCode[l]; no match by 16 bits is libjpeg's "bad Huffman code": symbol 0 after 17 bits.</summary>
+    private int DecodeSymbolSlow(JpegDerivedTable table, int minBits)
     {
-        _bitsLeft -= JpegDerivedTable.LookupBits;
-        int l = JpegDerivedTable.LookupBits;
-        int[] maxCode = table.MaxCode;
-        do
-        {
-            _bitsLeft--;
-            code = (code << 1) | ((int)(_bitBuffer >> _bitsLeft) & 1);
-            l++;
-        }
-        while (code > maxCode[l]);
-
-        return l > 16 ? 0 : table.Values[(code + table.ValOffset[l]) & 0xFF];
-    }
-
-    /// <summary>jdhuff.c jpeg_huff_decode from one bit, each bit through the refill (zero bits past a marker).</summary>
-    private int DecodeSymbolSlow(JpegDerivedTable table)
-    {
-        int l = 1;
-        int code = GetBit();
+        int l = minBits;
+        int code = GetBits(l);
         int[] maxCode = table.MaxCode;
         while (code > maxCode[l])
         {
@@ -181,6 +247,36 @@ internal sealed partial class JpegReader
         return l > 16 ? 0 : table.Values[(code + table.ValOffset[l]) & 0xFF];
     }
 
+    /// <summary>jdhuff.h HUFF_DECODE_FAST: refill (fast) at 16 bits or fewer, which leaves enough for any code.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int DecodeSymbolFast(JpegDerivedTable table)
+    {
+        FillFast();
+        int look = (int)(_bitBuffer >> (_bitsLeft - JpegDerivedTable.LookupBits)) & ((1 << JpegDerivedTable.LookupBits) - 1);
+        int entry = table.Lookup[look];
+        if (entry != 0)
+        {
+            _bitsLeft -= entry >> 8;
+            return entry & 0xFF;
+        }
+
+        _bitsLeft -= JpegDerivedTable.LookupBits + 1;
+        int l = JpegDerivedTable.LookupBits + 1;
+        int code = (int)(_bitBuffer >> _bitsLeft) & ((1 << l) - 1);
+        int[] maxCode = table.MaxCode;
+        while (code > maxCode[l])
+        {
+            _bitsLeft--;
+            code = (code << 1) | ((int)(_bitBuffer >> _bitsLeft) & 1);
+            l++;
+        }
+
+        return l > 16 ? 0 : table.Values[(code + table.ValOffset[l]) & 0xFF];
+    }
+
+    /// <summary>The end of PIL's buffer once byte <paramref name="last"/> has been read: the end of its 64 KiB read.</summary>
+    private int ChunkEnd(int last) => (int)Math.Min(_data.Length, ((Math.Max(last, 0) / (long)PilReadSize) + 1) * PilReadSize);
+
     /// <summary>jdhuff.c process_restart: drop the buffered bits, read the RSTn marker (or resynchronise), reset the
     /// predictions; the out-of-data flag clears unless the data stops at a marker right away.</summary>
     private void ProcessRestart()
@@ -188,7 +284,7 @@ internal sealed partial class JpegReader
         _bitsLeft = 0;
         if (_unreadMarker == 0 && !TryNextMarker(out _unreadMarker))
         {
-            throw Codec.Truncated(_name, Format, $"restart marker RST{_nextRestartNum}", _pos, _data.Length);
+            throw Truncated($"restart marker RST{_nextRestartNum}", _pos, _data.Length);
         }
 
         if (_unreadMarker == 0xD0 + _nextRestartNum)
@@ -201,6 +297,7 @@ internal sealed partial class JpegReader
         }
 
         _nextRestartNum = (_nextRestartNum + 1) & 7;
+        _bufferEnd = Math.Max(_bufferEnd, ChunkEnd(_pos - 1));
         Array.Clear(_dcPred);
         _eobRun = 0;
         _restartsToGo = _restartInterval;
@@ -252,7 +349,7 @@ internal sealed partial class JpegReader
 
             if (!TryNextMarker(out _unreadMarker))
             {
-                throw Codec.Truncated(_name, Format, $"restart marker RST{desired}", _pos, _data.Length);
+                throw Truncated($"restart marker RST{desired}", _pos, _data.Length);
             }
         }
     }
@@ -322,6 +419,8 @@ internal sealed partial class JpegReader
         _bitsLeft = 0;
         _bitBuffer = 0;
         _insufficient = false;
+        _suspended = false;
+        _bufferEnd = _multiScan ? _data.Length : ChunkEnd(_pos - 1);
         _eobRun = 0;
         _restartsToGo = _restartInterval;
 
@@ -434,7 +533,13 @@ internal sealed partial class JpegReader
     private Span<short> Block(JpegComponent[] scan, int b, ReadOnlySpan<int> offsets) =>
         _multiScan ? scan[_membership[b]].Coefficients.AsSpan(offsets[b], 64) : _mcuBuffer.AsSpan(64 * b, 64);
 
-    /// <summary>jdhuff.c decode_mcu: restart handling, then each block's DC difference and AC run/levels.</summary>
+    /// <summary>
+    /// jdhuff.c decode_mcu: restart handling, then the MCU through decode_mcu_fast when there is no restart interval and
+    /// PIL's buffer holds at least 512 bytes per block (falling back to decode_mcu_slow if it meets a marker), else
+    /// decode_mcu_slow; and, like libjpeg after a suspension, the MCU again from its start once PIL has read more.
+    /// Both readers decode the same values; they differ only in how far they read ahead, which decides whether a file
+    /// that ends without its EOI marker is truncated in PIL's eyes.
+    /// </summary>
     private void DecodeMcuSequential(JpegComponent[] scan, int blocksInMcu, ReadOnlySpan<int> offsets)
     {
         if (_restartInterval != 0 && _restartsToGo == 0)
@@ -444,44 +549,38 @@ internal sealed partial class JpegReader
 
         if (!_insufficient)
         {
-            byte[] natural = JpegTables.NaturalOrder;
-            for (int b = 0; b < blocksInMcu; b++)
+            ulong bitBuffer = _bitBuffer;
+            int bitsLeft = _bitsLeft, pos = _pos;
+            Span<int> predictions = stackalloc int[4];
+            _dcPred.CopyTo(predictions);
+            while (true)
             {
-                int ci = _membership[b];
-                var c = scan[ci];
-                Span<short> block = Block(scan, b, offsets);
-                int s = DecodeSymbol(c.DcDerived!);
-                if (s != 0)
+                if (_restartInterval == 0 && _unreadMarker == 0 && _bufferEnd - _pos >= 512 * blocksInMcu)
                 {
-                    s = Extend(GetBits(s), s);
+                    _fastMarker = false;
+                    DecodeBlocksFast(scan, blocksInMcu, offsets);
+                    if (!_fastMarker)
+                    {
+                        break;
+                    }
+
+                    (_bitBuffer, _bitsLeft, _pos) = (bitBuffer, bitsLeft, pos);
+                    predictions.CopyTo(_dcPred);
                 }
 
-                // The prediction is an int that may wrap on corrupt data (libjpeg tolerates that too); the coefficient keeps 16 bits.
-                s = unchecked(s + _dcPred[ci]);
-                _dcPred[ci] = s;
-                block[0] = unchecked((short)s);
-
-                JpegDerivedTable ac = c.AcDerived!;
-                for (int k = 1; k < 64; k++)
+                DecodeBlocksSlow(scan, blocksInMcu, offsets);
+                if (!_suspended)
                 {
-                    s = DecodeSymbol(ac);
-                    int r = s >> 4;
-                    s &= 15;
-                    if (s != 0)
-                    {
-                        k += r;
-                        r = GetBits(s);
-                        block[natural[k]] = (short)Extend(r, s);
-                    }
-                    else
-                    {
-                        if (r != 15)
-                        {
-                            break;
-                        }
+                    break;
+                }
 
-                        k += 15;
-                    }
+                (_bitBuffer, _bitsLeft, _pos) = (bitBuffer, bitsLeft, pos);
+                predictions.CopyTo(_dcPred);
+                _suspended = false;
+                _bufferEnd = Math.Min(_data.Length, _bufferEnd + PilReadSize);
+                if (!_multiScan)
+                {
+                    _mcuBuffer.AsSpan(0, 64 * blocksInMcu).Clear();
                 }
             }
         }
@@ -489,6 +588,95 @@ internal sealed partial class JpegReader
         if (_restartInterval != 0)
         {
             _restartsToGo--;
+        }
+    }
+
+    /// <summary>jdhuff.c decode_mcu_slow: each block's DC difference and AC run/levels.</summary>
+    private void DecodeBlocksSlow(JpegComponent[] scan, int blocksInMcu, ReadOnlySpan<int> offsets)
+    {
+        byte[] natural = JpegTables.NaturalOrder;
+        for (int b = 0; b < blocksInMcu; b++)
+        {
+            int ci = _membership[b];
+            var c = scan[ci];
+            Span<short> block = Block(scan, b, offsets);
+            int s = DecodeSymbol(c.DcDerived!);
+            if (s != 0)
+            {
+                s = Extend(GetBits(s), s);
+            }
+
+            // The prediction is an int that may wrap on corrupt data (libjpeg tolerates that too); the coefficient keeps 16 bits.
+            s = unchecked(s + _dcPred[ci]);
+            _dcPred[ci] = s;
+            block[0] = unchecked((short)s);
+
+            JpegDerivedTable ac = c.AcDerived!;
+            for (int k = 1; k < 64; k++)
+            {
+                s = DecodeSymbol(ac);
+                int r = s >> 4;
+                s &= 15;
+                if (s != 0)
+                {
+                    k += r;
+                    r = GetBits(s);
+                    block[natural[k]] = (short)Extend(r, s);
+                }
+                else
+                {
+                    if (r != 15)
+                    {
+                        break;
+                    }
+
+                    k += 15;
+                }
+            }
+        }
+    }
+
+    /// <summary>jdhuff.c decode_mcu_fast: the same decoding with FILL_BIT_BUFFER_FAST's read-ahead.</summary>
+    private void DecodeBlocksFast(JpegComponent[] scan, int blocksInMcu, ReadOnlySpan<int> offsets)
+    {
+        byte[] natural = JpegTables.NaturalOrder;
+        for (int b = 0; b < blocksInMcu; b++)
+        {
+            int ci = _membership[b];
+            var c = scan[ci];
+            Span<short> block = Block(scan, b, offsets);
+            int s = DecodeSymbolFast(c.DcDerived!);
+            if (s != 0)
+            {
+                s = Extend(GetBitsFast(s), s);
+            }
+
+            s = unchecked(s + _dcPred[ci]);
+            _dcPred[ci] = s;
+            block[0] = unchecked((short)s);
+
+            JpegDerivedTable ac = c.AcDerived!;
+            for (int k = 1; k < 64; k++)
+            {
+                s = DecodeSymbolFast(ac);
+                int r = s >> 4;
+                s &= 15;
+                if (s != 0)
+                {
+                    k += r;
+                    r = GetBitsFast(s);
+                    block[natural[k]] = (short)Extend(r, s);
+                }
+                else
+                {
+                    if (r != 15)
+                    {
+                        break;
+                    }
+
+                    k += 15;
+                }
+            }
         }
     }
 

@@ -67,8 +67,9 @@ internal sealed class JpegHuffmanTable
 /// </summary>
 internal sealed class JpegDerivedTable
 {
-    /// <summary>Bits looked up at once; longer codes continue bit by bit through <see cref="MaxCode"/>.</summary>
-    public const int LookupBits = 9;
+    /// <summary>Bits looked up at once (libjpeg's HUFF_LOOKAHEAD: its bit reader refills by this, so this decoder does
+    /// too); longer codes continue bit by bit through <see cref="MaxCode"/>.</summary>
+    public const int LookupBits = 8;
 
     /// <summary>For each <see cref="LookupBits"/>-bit prefix: (code length &lt;&lt; 8) | symbol, or 0 when the code is longer.</summary>
     public readonly ushort[] Lookup = new ushort[1 << LookupBits];

@@ -190,6 +190,46 @@ open("ycck_35x27.jpg", "wb").write(ctypes.string_at(buf, size.value))
 PY
 expect ycck_35x27 "Adobe YCCK (transform 2) 4:2:0 written by TurboJPEG"
 
+# ---- corrupt or unusual data libjpeg decodes anyway (warnings, zero-filled data, resynchronisation): PIL's pixels
+# mutate NAME SOURCE WHAT PYTHON: applies PYTHON to the bytearray d (SOURCE.jpg's bytes), writes NAME.jpg and records
+# PIL's pixels; a mutation PIL refuses is an error here (these fixtures are meant to decode).
+mutate() {
+  "$py" - "$1" "$2" "$4" <<'PY'
+import sys
+name, source, code = sys.argv[1:]
+d = bytearray(open(source + ".jpg", "rb").read())
+def sos(d, nth=1):
+    i = -2
+    for _ in range(nth):
+        i = d.index(b"\xff\xda", i + 2)
+    return i + 2 + ((d[i + 2] << 8) | d[i + 3])   # first byte of that scan's entropy-coded data
+exec(code)
+open(name + ".jpg", "wb").write(d)
+PY
+  expect "$1" "$3"
+}
+mutate corrupt_dri_no_rst s420_35x27 "restart interval 1 but no RST markers: zero-filled after the first MCU" \
+  'i = d.index(b"\xff\xda"); d[i:i] = b"\xff\xdd\x00\x04\x00\x01"'
+mutate corrupt_rst_numbers rst1b_35x27 "RST markers renumbered: jpeg_resync_to_restart's three actions" \
+  'import re; rs = [m.start() for m in re.finditer(rb"\xff[\xd0-\xd7]", bytes(d[sos(d):]))]; b = sos(d)
+for k, j in enumerate(rs[3:40:3]): d[b + j + 1] = 0xD0 + ((d[b + j + 1] - 0xD0 + (k % 5) + 1) & 7)'
+mutate corrupt_cut_eoi s420_35x27 "scan cut short by EOI: the rest of the image mid-grey" \
+  'b = sos(d); del d[b + (len(d) - b) // 2 : -2]'
+mutate corrupt_bits s420_35x27 "flipped bits in the scan: bad Huffman codes, runs past coefficient 63" \
+  'b = sos(d)
+for k in range(12): d[b + (40 + 29 * k) % (len(d) - b - 2)] ^= 1 << (k % 8)'
+mutate corrupt_garbage s444_9x9 "garbage and fill bytes between segments, stray RST and TEM markers after the scan" \
+  'i = d.index(b"\xff\xdb"); d[i:i] = b"\x00\x12\x34\xff\xff\xff"; d[-2:-2] = b"\xff\xd3\x55\xff\x01\xff\x00\x66"'
+mutate corrupt_prog_cut prog_35x27 "progressive cut inside a later scan, then EOI: smoothing with libjpeg's last good iMCU row" \
+  'b = sos(d, 6); del d[b + 12 : -2]'
+mutate corrupt_prog_eob prog_gray_35x27 "progressive AC scan whose data stops at a marker mid-band" \
+  'b = sos(d, 3); d[b + 5 : b + 5] = b"\xff\xd5"'
+mutate extreme_dc_quant s444_35x27 "DC quantiser x16: samples past 0..255 (SIMD IDCT saturates where jidctint.c would wrap)" \
+  'i = d.index(b"\xff\xdb") + 5; d[i] = min(255, d[i] * 16)'
+mutate extreme_ac_quant q100_35x27 "all quantisers 77 on quality-100 coefficients: products wrap in the SIMD IDCT's 16 bits" \
+  'i = d.index(b"\xff\xdb"); n = (d[i + 2] << 8) | d[i + 3]; j = i + 4
+while j < i + 2 + n: d[j + 1 : j + 65] = bytes([77]) * 64; j += 65'
+
 # ---- whole-photo lossless transcodes (expected pixels: the golden tensor)
 jpegtran -progressive -outfile photo_progressive.jpg "$golden"
 jpegtran -restart 1 -outfile photo_restart.jpg "$golden"
