@@ -282,7 +282,7 @@ public sealed class JpegDecoderTests
         {
             try
             {
-                RgbImage image = ImageDecoder.Decode(jpeg[..cut], file);
+                RgbImage image = Jpeg(jpeg[..cut], file);
 
                 // Only a single-scan image whose last rows were decoded before the cut (PIL accepts those).
                 Assert.Equal(full.Pixels, image.Pixels);
@@ -328,17 +328,17 @@ public sealed class JpegDecoderTests
             RgbImage? first = null;
             try
             {
-                first = ImageDecoder.Decode(bad, file);
+                first = Jpeg(bad, file);
             }
             catch (ImageDecodeException)
             {
                 rejected++;
-                Assert.ThrowsAny<ImageDecodeException>(() => ImageDecoder.Decode(bad, file));
+                Assert.ThrowsAny<ImageDecodeException>(() => Jpeg(bad, file));
                 continue;
             }
 
             decoded++;
-            Assert.Equal(first.Pixels, ImageDecoder.Decode(bad, file).Pixels);
+            Assert.Equal(first.Pixels, Jpeg(bad, file).Pixels);
         }
 
         _output.WriteLine($"{file}: {decoded} corrupted copies decoded (deterministically), {rejected} rejected");
@@ -381,6 +381,22 @@ public sealed class JpegDecoderTests
         var progBudget = Assert.Throws<ImageTooLargeException>(() => ImageDecoder.Decode(prog, "prog.jpg", new ImageDecodeOptions { MaxDecodedBytes = 5000 }));
         Assert.True(progBudget.DecodedBytes > budget.DecodedBytes + (128 * 6 * 5));
     }
+
+    [Fact]
+    public void Limits_raised_past_what_an_array_holds_still_give_a_typed_error()
+    {
+        byte[] jpeg = Fixture("s444_35x27.jpg");
+        int sof = IndexOfMarker(jpeg, 0xC0);
+        jpeg[sof + 5] = jpeg[sof + 7] = 0xFF;
+        jpeg[sof + 6] = jpeg[sof + 8] = 0xDC; // 65500×65500
+        var unlimited = new ImageDecodeOptions { MaxSide = 65500, MaxPixels = long.MaxValue, MaxDecodedBytes = long.MaxValue };
+        Assert.Throws<ImageTooLargeException>(() => Jpeg(jpeg, "huge.jpg", unlimited));
+    }
+
+    /// <summary>The JPEG decoder itself (not through <see cref="ImageDecoder"/>, which would wrap a stray exception type):
+    /// anything but an <see cref="ImageDecodeException"/> fails the calling test.</summary>
+    private static RgbImage Jpeg(byte[] data, string name, ImageDecodeOptions? options = null) =>
+        ViTMAE.Compiled.Imaging.Codecs.JpegDecoder.Decode(data, name, options ?? ImageDecodeOptions.Default);
 
     private static double Best(Action action)
     {

@@ -558,6 +558,22 @@ internal sealed partial class JpegReader
         _maxV = maxV;
         _totalIMcuRows = iMcuRows;
         Codec.CheckSize(_name, Format, _options, width, height, DecodedBytes(planes, _progressive ? coefficients : 0));
+        CheckArraySizes();
+    }
+
+    /// <summary>With limits raised past the defaults, a buffer could still exceed what one .NET array can hold.</summary>
+    private void CheckArraySizes()
+    {
+        long largest = Codec.RgbBytes(_width, _height);
+        foreach (var c in _components)
+        {
+            largest = Math.Max(largest, 64L * c.BlocksPerLine * c.BlockRows);
+        }
+
+        if (largest > Array.MaxLength)
+        {
+            throw new ImageTooLargeException(_name, _width, _height, largest, _options);
+        }
     }
 
     /// <summary>Output RGB, the components' sample rings, one upsampled row per component, and coefficients when kept.</summary>

@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace ViTMAE.Compiled.Imaging.Codecs;
 
@@ -626,6 +627,12 @@ internal sealed partial class JpegReader
         }
     }
 
+    // Grey → RGB: byte i of 16 goes to bytes 3i..3i+2 of 48, three shuffles per 16 pixels.
+    private static readonly Vector128<byte> GreyToRgb0 = Vector128.Create((byte)0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 5);
+    private static readonly Vector128<byte> GreyToRgb1 = Vector128.Create((byte)5, 5, 6, 6, 6, 7, 7, 7, 8, 8, 8, 9, 9, 9, 10, 10);
+    private static readonly Vector128<byte> GreyToRgb2 = Vector128.Create((byte)10, 11, 11, 11, 12, 12, 12, 13, 13, 13, 14, 14, 14, 15, 15, 15);
+
+    /// <summary>PIL's convert("RGB") of mode L: the grey value in all three channels.</summary>
     private static unsafe void GreyRow(ReadOnlySpan<byte> grey, Span<byte> output)
     {
         if (output.Length < 3 * grey.Length)
@@ -636,7 +643,19 @@ internal sealed partial class JpegReader
         fixed (byte* g = grey)
         fixed (byte* o = output)
         {
-            for (int x = 0; x < grey.Length; x++)
+            int x = 0;
+            if (Vector128.IsHardwareAccelerated)
+            {
+                for (; x + 16 <= grey.Length; x += 16)
+                {
+                    var v = Vector128.Load(g + x);
+                    Vector128.Shuffle(v, GreyToRgb0).Store(o + (3 * x));
+                    Vector128.Shuffle(v, GreyToRgb1).Store(o + (3 * x) + 16);
+                    Vector128.Shuffle(v, GreyToRgb2).Store(o + (3 * x) + 32);
+                }
+            }
+
+            for (; x < grey.Length; x++)
             {
                 byte v = g[x];
                 o[3 * x] = v;
