@@ -434,7 +434,6 @@ internal sealed partial class JpegReader
         }
 
         Span<int> offsets = stackalloc int[MaxBlocksInMcu];
-        Span<int> owner = stackalloc int[MaxBlocksInMcu];
         if (!_multiScan)
         {
             BeginOutput();
@@ -456,14 +455,12 @@ internal sealed partial class JpegReader
                     if (interleaved)
                     {
                         int b = 0;
-                        for (int i = 0; i < scan.Length; i++)
+                        foreach (var c in scan)
                         {
-                            var c = scan[i];
                             for (int y = 0; y < c.V; y++)
                             {
                                 for (int x = 0; x < c.H; x++)
                                 {
-                                    owner[b] = i;
                                     offsets[b++] = 64 * ((((mcuRow * c.V) + y) * c.BlocksPerLine) + (mcuCol * c.H) + x);
                                 }
                             }
@@ -471,7 +468,6 @@ internal sealed partial class JpegReader
                     }
                     else
                     {
-                        owner[0] = 0;
                         offsets[0] = 64 * ((mcuRow * scan[0].BlocksPerLine) + mcuCol);
                     }
                 }

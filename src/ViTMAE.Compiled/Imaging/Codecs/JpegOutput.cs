@@ -113,7 +113,7 @@ internal sealed partial class JpegReader
         // The one bounds check for the pointer code below: the 8×8 output block lies inside the plane.
         if (coef.Length < 64 || quant.Length < 64 || ws.Length < 64 || stride < 8 || offset < 0 || (long)offset + (7L * stride) + 8 > plane.Length)
         {
-            throw new InvalidOperationException("IDCT block outside its plane.");
+            throw new ImageDecodeException("JPEG decoder: an IDCT block outside its plane (internal error).");
         }
 
         fixed (short* c = coef)
@@ -637,7 +637,7 @@ internal sealed partial class JpegReader
     {
         if (output.Length < 3 * grey.Length)
         {
-            throw new InvalidOperationException("RGB row too short.");
+            throw new ImageDecodeException("JPEG decoder: an RGB row too short (internal error).");
         }
 
         fixed (byte* g = grey)
@@ -671,7 +671,7 @@ internal sealed partial class JpegReader
         int n = yRow.Length;
         if (cbRow.Length < n || crRow.Length < n || output.Length < 3 * n)
         {
-            throw new InvalidOperationException("Colour rows too short.");
+            throw new ImageDecodeException("JPEG decoder: colour rows too short (internal error).");
         }
 
         fixed (byte* yp = yRow)
