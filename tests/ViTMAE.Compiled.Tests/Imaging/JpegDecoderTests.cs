@@ -90,6 +90,55 @@ public sealed class JpegDecoderTests
         Assert.True(prog < 150, $"progressive decode took {prog:F1} ms");
     }
 
+    [Fact]
+    public void A_24_megapixel_image_decodes_in_reasonable_time()
+    {
+        // 6000×4000 4:2:0 built from the MCUs of a fixture with a restart marker after every MCU: each MCU's data is
+        // byte-aligned and starts a fresh DC prediction, so the MCUs can be tiled into a valid image of any size.
+        byte[] small = Fixture("rst1b_35x27.jpg");
+        int sos = IndexOfMarker(small, 0xDA);
+        int dataStart = sos + 2 + ((small[sos + 2] << 8) | small[sos + 3]);
+        var mcus = new List<byte[]>();
+        for (int i = dataStart, start = dataStart; i + 1 < small.Length; i++)
+        {
+            if (small[i] == 0xFF && small[i + 1] != 0)
+            {
+                mcus.Add(small[start..i]);
+                if (small[i + 1] == 0xD9)
+                {
+                    break;
+                }
+
+                start = i + 2;
+                i++;
+            }
+        }
+
+        int sof = IndexOfMarker(small, 0xC0);
+        byte[] header = small[..dataStart];
+        header[sof + 5] = 4000 >> 8;
+        header[sof + 6] = 4000 & 0xFF;
+        header[sof + 7] = 6000 >> 8;
+        header[sof + 8] = 6000 & 0xFF;
+        int count = 375 * 250;
+        using var file = new MemoryStream();
+        file.Write(header);
+        for (int m = 0; m < count; m++)
+        {
+            file.Write(mcus[m % mcus.Count]);
+            file.Write(m < count - 1 ? [0xFF, (byte)(0xD0 + (m & 7))] : [0xFF, 0xD9]);
+        }
+
+        byte[] big = file.ToArray();
+        ImageDecoder.Decode(big);
+        var clock = Stopwatch.StartNew();
+        RgbImage image = ImageDecoder.Decode(big);
+        clock.Stop();
+        _output.WriteLine($"6000×4000 4:2:0 with restarts ({big.Length} bytes): {clock.Elapsed.TotalMilliseconds:F0} ms");
+        Assert.Equal(6000, image.Width);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed}"); // Debug build on shared CI; Release ~0.3 s
+    }
+
     [Theory]
     [InlineData("reject_arithmetic.jpg", "arithmetic")]
     [InlineData("reject_arithmetic_progressive.jpg", "arithmetic")]

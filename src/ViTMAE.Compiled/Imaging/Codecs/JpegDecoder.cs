@@ -12,7 +12,8 @@ namespace ViTMAE.Compiled.Imaging.Codecs;
 /// exact if the decoded pixels are. The C# here is written from what the libjpeg-turbo sources do, not translated line by
 /// line: jdmarker.c (markers, with PIL's own parser's rejections before the first scan), jdhuff.c / jdphuff.c (Huffman
 /// decoding, restart resynchronisation, libjpeg's answers to corrupt data), jdcoefct.c (single- and multi-scan
-/// coefficient handling, block smoothing of incomplete progressive files), jidctint.c (JDCT_ISLOW), jdsample.c (fancy
+/// coefficient handling, block smoothing of incomplete progressive files), jidctint.c and its SSE2/AVX2 versions (JDCT_ISLOW
+/// as PIL runs it on amd64: the SIMD code, which differs from the C on out-of-range coefficients), jdsample.c (fancy
 /// upsampling, which libjpeg-turbo 2.1 keeps separate from colour conversion: merged upsampling only without it),
 /// jdcolor.c (fixed-point YCbCr, YCCK), and PIL's JpegDecode.c, Unpack.c (CMYK;I) and Convert.c (cmyk2rgb).</para>
 /// <para>Supported: baseline and extended sequential (SOF0/SOF1, 8-bit) and progressive (SOF2) Huffman JPEGs, one or
@@ -21,11 +22,14 @@ namespace ViTMAE.Compiled.Imaging.Codecs;
 /// sampling factors 1..4 with integral ratios. Rejected as unsupported (PIL rejects them too): arithmetic coding,
 /// lossless and hierarchical JPEGs, 12-bit samples, 2 or more than 4 components, fractional sampling ratios.</para>
 /// <para>Corrupt data: where libjpeg stops with an error, so does this decoder (<see cref="ImageDecodeException"/>);
-/// where libjpeg warns and carries on (a bad Huffman code, a scan cut short by a marker, missing restart markers)
-/// this decoder does the same thing with the same result. A file that ends before its data does is truncated (PIL
-/// raises "image file is truncated"), except a single-scan image whose pixels were all decoded before the end, which
-/// PIL accepts. Beyond libjpeg, for a bounded decode time: a sequential image with a component that no scan covers is
-/// rejected, and so is a file whose scans revisit the image far more often than any encoder does.</para>
+/// where libjpeg warns and carries on (a bad Huffman code, a scan cut short by a marker, missing or misnumbered restart
+/// markers, garbage between segments) this decoder does the same thing with the same pixels. A file that ends before
+/// its data does is truncated (libjpeg suspends and PIL raises "image file is truncated") — except a single-scan image
+/// whose rows were all output first, which PIL accepts; to draw that line where PIL does, segments are read field by
+/// field as jdmarker.c reads them and the entropy decoder reads ahead exactly as far as jdhuff.c's fast and slow bit
+/// readers do, given PIL's 64 KiB reads. Deliberately not like PIL: a sequential image with a component no scan covers
+/// is rejected (libjpeg shows it mid-grey), as is a file whose scans revisit the image far more often than any encoder
+/// does (a decompression-time bomb), and PIL's parsing of EXIF data is not reproduced.</para>
 /// </remarks>
 internal static class JpegDecoder
 {
