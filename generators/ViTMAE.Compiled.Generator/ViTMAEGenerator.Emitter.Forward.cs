@@ -185,17 +185,33 @@ namespace ViTMAE.Compiled.Generator
             w.Close();
         }
 
-        /// <summary>The constants of one resolution, and of its encoder and decoder layer stacks.</summary>
+        /// <summary>The constants of one resolution, and of its encoder and decoder layer stacks: for inference, then for training.</summary>
         private static void EmitShapes(CodeWriter w, ViTMAEPlan plan, int index)
+        {
+            ResolutionPlan r = plan.Resolutions[index];
+            w.Line("/// <summary>");
+            w.Line("/// " + r.Name + " px" + (index == 0 ? " (the config's resolution)" : " (declared; interpolated position tables)") + ": L = " + I(r.NumPatches) +
+                   " patches, len_keep = " + I(r.LenKeep) + ", encoder T = " + I(r.EncoderTokens) + ", decoder " + I(r.DecoderTokens) + " tokens; inference arena offsets per image.");
+            w.Line("/// </summary>");
+            EmitResolutionShape(w, plan, index, training: false);
+            w.Line();
+            w.Line("/// <summary>" + r.Name + " px for training: the training arena (" + I(r.Training.ArenaFloatsPerImage) + " floats per image), where the backward pass finds what it needs.</summary>");
+            EmitResolutionShape(w, plan, index, training: true);
+            foreach (bool training in new[] { false, true })
+            {
+                foreach (LayerStackStep stack in new[] { r.Encoder, r.Decoder })
+                {
+                    w.Line();
+                    EmitLayerShape(w, plan, r, stack, training);
+                }
+            }
+        }
+
+        private static void EmitResolutionShape(CodeWriter w, ViTMAEPlan plan, int index, bool training)
         {
             ViTMAESpec s = plan.Spec;
             ResolutionPlan r = plan.Resolutions[index];
-            string name = ShapeName(r);
-            w.Line("/// <summary>");
-            w.Line("/// " + r.Name + " px" + (index == 0 ? " (the config's resolution)" : " (declared; interpolated position tables)") + ": L = " + I(r.NumPatches) +
-                   " patches, len_keep = " + I(r.LenKeep) + ", encoder T = " + I(r.EncoderTokens) + ", decoder " + I(r.DecoderTokens) + " tokens; arena offsets per image.");
-            w.Line("/// </summary>");
-            w.Open("file readonly struct " + name + " : IResolutionShape");
+            w.Open("file readonly struct " + ShapeName(r) + (training ? "Training" : "") + " : IResolutionShape");
             Prop(w, "Index", I(index));
             Prop(w, "Height", I(r.Height));
             Prop(w, "Width", I(r.Width));
@@ -212,35 +228,90 @@ namespace ViTMAE.Compiled.Generator
             Prop(w, "DecoderLayers", I(s.DecoderNumHiddenLayers));
             Prop(w, "Eps", F(s.LayerNormEps), "float");
             Prop(w, "NormPixLoss", B(s.NormPixLoss), "bool");
-            foreach (string buffer in new[] { Buffers.Patches, Buffers.Embeddings, Buffers.Mask, Buffers.LastHiddenState, Buffers.DecoderTokens, Buffers.DecoderNorm, Buffers.Logits })
+            Prop(w, "Training", B(training), "bool");
+            Func<string, BufferSlot?> find = name => (training ? r.Training.Buffers : r.Buffers).FirstOrDefault(b => b.Name == name);
+            var members = new (string Member, string Buffer)[]
             {
-                BufferSlot slot = r.Buffer(buffer);
-                Prop(w, Pascal(buffer) + "Offset", I(slot.OffsetPerImage), comment: slot.Shape + ", steps " + I(slot.FirstStep) + "-" + I(slot.LastStep));
+                ("PatchesOffset", Buffers.Patches), ("EmbeddingsOffset", Buffers.Embeddings), ("MaskOffset", Buffers.Mask),
+                ("LastHiddenStateOffset", Buffers.LastHiddenState), ("DecoderTokensOffset", Buffers.DecoderTokens),
+                ("DecoderNormOffset", Buffers.DecoderNorm), ("LogitsOffset", Buffers.Logits),
+                ("FinalStatsOffset", TrainingBuffers.FinalStats), ("DecoderNormStatsOffset", TrainingBuffers.DecoderNormStats),
+                ("DLogitsOffset", TrainingBuffers.DLogits), ("DDecoderNormOffset", TrainingBuffers.DDecoderNorm),
+                ("DDecoderTokensOffset", TrainingBuffers.DDecoderTokens), ("DLastHiddenStateOffset", TrainingBuffers.DLastHiddenState),
+                ("DEmbeddingsOffset", TrainingBuffers.DEmbeddings), ("DPatchesOffset", TrainingBuffers.DPatches),
+            };
+            foreach ((string member, string buffer) in members)
+            {
+                BufferSlot? slot = find(buffer);
+                Prop(w, member, slot is null ? "0" : I(slot.OffsetPerImage), comment: slot is null ? "(training only)" : buffer + " " + slot.Shape + ", steps " + I(slot.FirstStep) + "-" + I(slot.LastStep));
             }
 
             w.Close();
-            foreach (LayerStackStep stack in new[] { r.Encoder, r.Decoder })
-            {
-                LayerPlan l = stack.Layer;
-                string stackName = name + (stack.Stage == PlanStage.Encoder ? "Encoder" : "Decoder");
-                w.Line();
-                w.Line("/// <summary>The " + l.Prefix + " layers at " + r.Name + " px: [" + I(l.Tokens) + ", " + I(l.Hidden) + "], " + I(l.Heads) + " heads, MLP " + I(l.Intermediate) + ".</summary>");
-                w.Open("file readonly struct " + stackName + " : ILayerShape");
-                Prop(w, "Tokens", I(l.Tokens));
-                Prop(w, "Hidden", I(l.Hidden));
-                Prop(w, "Heads", I(l.Heads));
-                Prop(w, "HeadDim", I(l.HeadDim));
-                Prop(w, "Intermediate", I(l.Intermediate));
-                Prop(w, "Eps", F(s.LayerNormEps), "float");
-                Prop(w, "Activation", "Activation." + ActivationName(l.Activation), "Activation");
-                foreach ((string role, string buffer) in new[] { ("X", l.X), ("Norm", l.Norm), ("Qkv", l.Qkv), ("Context", l.Context), ("Mlp", l.Mlp) })
-                {
-                    BufferSlot slot = r.Buffer(buffer);
-                    Prop(w, role + "Offset", I(slot.OffsetPerImage), comment: buffer + " " + slot.Shape + ", steps " + I(slot.FirstStep) + "-" + I(slot.LastStep));
-                }
+        }
 
-                w.Close();
+        private static void EmitLayerShape(CodeWriter w, ViTMAEPlan plan, ResolutionPlan r, LayerStackStep stack, bool training)
+        {
+            ViTMAESpec s = plan.Spec;
+            LayerPlan l = stack.Layer;
+            bool decoder = stack.Stage == PlanStage.Decoder;
+            string name = ShapeName(r) + (decoder ? "Decoder" : "Encoder") + (training ? "Training" : "");
+            w.Line("/// <summary>The " + l.Prefix + " layers at " + r.Name + " px" + (training ? " for training" : "") + ": [" + I(l.Tokens) + ", " + I(l.Hidden) + "], " + I(l.Heads) +
+                   " heads, MLP " + I(l.Intermediate) + (training ? "; one block of " + I((decoder ? r.Training.Decoder : r.Training.Encoder).Stride) + " floats per layer" : "") + ".</summary>");
+            w.Open("file readonly struct " + name + " : ILayerShape");
+            Prop(w, "Tokens", I(l.Tokens));
+            Prop(w, "Hidden", I(l.Hidden));
+            Prop(w, "Heads", I(l.Heads));
+            Prop(w, "HeadDim", I(l.HeadDim));
+            Prop(w, "Intermediate", I(l.Intermediate));
+            Prop(w, "Eps", F(s.LayerNormEps), "float");
+            Prop(w, "Activation", "Activation." + ActivationName(l.Activation), "Activation");
+            Prop(w, "Training", B(training), "bool");
+            if (!training)
+            {
+                // Inference: the layers share one set of buffers; x is updated in place; no statistics are kept.
+                int x = r.Buffer(l.X).OffsetPerImage, norm = r.Buffer(l.Norm).OffsetPerImage;
+                Prop(w, "Stride", "0");
+                Prop(w, "XOffset", I(x), comment: l.X + " " + r.Buffer(l.X).Shape);
+                Prop(w, "Norm1Offset", I(norm), comment: l.Norm + " " + r.Buffer(l.Norm).Shape);
+                Prop(w, "Stats1Offset", "0", comment: "(training only)");
+                Prop(w, "QkvOffset", I(r.Buffer(l.Qkv).OffsetPerImage), comment: l.Qkv + " " + r.Buffer(l.Qkv).Shape);
+                Prop(w, "ProbsOffset", "0", comment: "(training only)");
+                Prop(w, "ContextOffset", I(r.Buffer(l.Context).OffsetPerImage), comment: l.Context + " " + r.Buffer(l.Context).Shape);
+                Prop(w, "XMidOffset", I(x), comment: "x, in place");
+                Prop(w, "Norm2Offset", I(norm), comment: l.Norm + ", shared");
+                Prop(w, "Stats2Offset", "0", comment: "(training only)");
+                Prop(w, "PreOffset", "0", comment: "(training only: the activation is fused into the GEMM)");
+                Prop(w, "PostOffset", I(r.Buffer(l.Mlp).OffsetPerImage), comment: l.Mlp + " " + r.Buffer(l.Mlp).Shape);
+                foreach (string member in new[] { "ResidualGradOffset", "NormGradOffset", "QkvGradOffset", "ContextGradOffset", "MlpGradOffset" })
+                {
+                    Prop(w, member, "0", comment: "(training only)");
+                }
             }
+            else
+            {
+                LayerBlockLayout block = decoder ? r.Training.Decoder : r.Training.Encoder;
+                int stack0 = r.Training.Buffer(decoder ? TrainingBuffers.DecoderLayers : TrainingBuffers.EncoderLayers).OffsetPerImage;
+                string p = decoder ? "d_decoder_" : "d_encoder_";
+                Prop(w, "Stride", I(block.Stride));
+                Prop(w, "XOffset", I(stack0 + block.X));
+                Prop(w, "Norm1Offset", I(stack0 + block.Norm1));
+                Prop(w, "Stats1Offset", I(stack0 + block.Stats1));
+                Prop(w, "QkvOffset", I(stack0 + block.Qkv));
+                Prop(w, "ProbsOffset", I(stack0 + block.Probs));
+                Prop(w, "ContextOffset", I(stack0 + block.Context));
+                Prop(w, "XMidOffset", I(stack0 + block.XMid));
+                Prop(w, "Norm2Offset", I(stack0 + block.Norm2));
+                Prop(w, "Stats2Offset", I(stack0 + block.Stats2));
+                Prop(w, "PreOffset", I(stack0 + block.Pre));
+                Prop(w, "PostOffset", I(stack0 + block.Post));
+                Prop(w, "ResidualGradOffset", I(r.Training.Buffer(p + "residual").OffsetPerImage));
+                Prop(w, "NormGradOffset", I(r.Training.Buffer(p + "layer_norm").OffsetPerImage));
+                Prop(w, "QkvGradOffset", I(r.Training.Buffer(p + "qkv").OffsetPerImage));
+                Prop(w, "ContextGradOffset", I(r.Training.Buffer(p + "context").OffsetPerImage));
+                Prop(w, "MlpGradOffset", I(r.Training.Buffer(p + "mlp").OffsetPerImage));
+            }
+
+            w.Close();
         }
 
         private static void Prop(CodeWriter w, string name, string value, string type = "int", string comment = "") =>
@@ -390,18 +461,25 @@ namespace ViTMAE.Compiled.Generator
                            ", batch * " + BufferSymbols(linear.Input).Rows + ", pool: ws.Pool);");
                     break;
                 case LayerNormStep norm:
-                    string weight = norm.Weight == "Norm" ? "m.NormWeight, m.NormBias" : "m." + norm.Weight + "Weight!, m." + norm.Weight + "Bias!";
+                    // The stack's output: the last layer's block for training (each layer keeps its own), x itself for inference.
+                    bool afterDecoder = norm.Input == Buffers.DecoderHidden;
+                    string weight = afterDecoder ? "m.DecoderNormWeight!, m.DecoderNormBias!" : "m.NormWeight, m.NormBias";
                     (_, string rows, string cols) = BufferSymbols(norm.Input);
-                    w.Line("LayerNormKernel.Forward(" + Camel(norm.Input) + ", " + weight + ", " + Camel(norm.Output) + ", batch * " + rows + ", " + cols + ", R.Eps, ws.Pool);");
+                    string l2 = afterDecoder ? "D" : "E", stackOutput = afterDecoder ? "decoderOutput" : "encoderOutput";
+                    string stats = afterDecoder ? "R.DecoderNormStatsOffset" : "R.FinalStatsOffset";
+                    w.Line("Span<float> " + stackOutput + " = ws.Buffer(" + l2 + ".XOffset + (R." + (afterDecoder ? "DecoderLayers" : "Layers") + " * " + l2 + ".Stride), " + rows + " * " + cols + ", batch);");
+                    w.Line("Span<float> " + (afterDecoder ? "decoderNormStats" : "finalStats") + " = R.Training ? ws.Buffer(" + stats + ", " + rows + " * 2, batch) : default;");
+                    w.Line("LayerNormKernel.Forward(" + stackOutput + ", " + weight + ", " + Camel(norm.Output) + ", " + (afterDecoder ? "decoderNormStats" : "finalStats") +
+                           ", batch * " + rows + ", " + cols + ", R.Eps, ws.Pool);");
                     break;
                 case LayerStackStep stack:
                     bool decoder = stack.Stage == PlanStage.Decoder;
-                    string l = decoder ? "D" : "E", x = decoder ? "decoderHidden" : "hidden";
+                    string l = decoder ? "D" : "E";
                     w.Open("for (int layer = 0; layer < R." + (decoder ? "DecoderLayers" : "Layers") + "; layer++)");
                     w.Line("ReadOnlySpan<float> headMask = InputCheck.LayerHeadMask(inputs." + (decoder ? "DecoderHeadMask" : "HeadMask") + ", layer, " + l + ".Heads);");
-                    w.Line("Layer<" + l + ">(m." + (decoder ? "Decoder" : "Encoder") + "[layer], ws, batch, headMask, Blocks.Entry(" + (decoder ? "decoderAttentions" : "attentions") +
+                    w.Line("Layer<" + l + ">(m." + (decoder ? "Decoder" : "Encoder") + "[layer], ws, batch, layer, headMask, Blocks.Entry(" + (decoder ? "decoderAttentions" : "attentions") +
                            ", layer, batch * " + l + ".Heads * " + l + ".Tokens * " + l + ".Tokens));");
-                    w.Line("Blocks.Record(" + x + ", " + (decoder ? "decoderHiddenStates" : "hiddenStates") + ", layer + 1);");
+                    w.Line("Blocks.Record(ws.Buffer(" + l + ".XOffset + ((layer + 1) * " + l + ".Stride), " + l + ".Tokens * " + l + ".Hidden, batch), " + (decoder ? "decoderHiddenStates" : "hiddenStates") + ", layer + 1);");
                     w.Close();
                     break;
                 case LossStep:
@@ -419,18 +497,22 @@ namespace ViTMAE.Compiled.Generator
             w.Close();
         }
 
-        /// <summary>The layer body, written once from the layer plan's steps; the encoder and the decoder both call it.</summary>
+        /// <summary>
+        /// The layer body, written once from the layer plan's steps; the encoder and the decoder both call it, for inference
+        /// (buffers shared, residual in place, activation fused into the GEMM) and for training (each layer's block keeps the
+        /// LayerNorm statistics, the pre-activation and the probabilities; the residual stream moves to the next block).
+        /// </summary>
         private static void EmitLayerMethod(CodeWriter w, ResolutionPlan r)
         {
             LayerPlan encoder = r.Encoder.Layer, decoder = r.Decoder.Layer;
             w.Line("/// <summary>");
             w.Line("/// One pre-LN transformer layer (ViTMAELayer), encoder or decoder: x += Wo·Attn(LN_before(x)); x += W2·" + encoder.Activation + "(W1·LN_after(x)).");
             w.Line("/// </summary>");
-            w.Line("private static void Layer<L>(TransformerLayerWeights w, Workspace ws, int batch, ReadOnlySpan<float> headMask, Span<float> probs)");
+            w.Line("private static void Layer<L>(TransformerLayerWeights w, Workspace ws, int batch, int layer, ReadOnlySpan<float> headMask, Span<float> probs)");
             w.Line("    where L : struct, ILayerShape");
             w.Line("{");
             w.Indent();
-            w.Line("LayerBuffers buffers = LayerBuffers.Bind<L>(ws, batch);");
+            w.Line("LayerBuffers b = LayerBuffers.Bind<L>(ws, batch, layer);");
             w.Line("int rows = batch * L.Tokens;");
             for (int i = 0; i < encoder.Steps.Count; i++)
             {
@@ -438,30 +520,43 @@ namespace ViTMAE.Compiled.Generator
                 string name = e.Name.Substring(encoder.Prefix.Length + 1);
                 w.Line();
                 w.Line("// " + name + ": encoder " + e.Describe() + "; decoder " + d.Describe());
-                string Buffer(string buffer) => "buffers." + (buffer == encoder.X ? "X" : buffer == encoder.Norm ? "Norm" : buffer == encoder.Qkv ? "Qkv" : buffer == encoder.Context ? "Context" : "Mlp");
-                switch (e)
+                switch (name)
                 {
-                    case LayerNormStep norm:
-                        w.Line("LayerNormKernel.Forward(" + Buffer(norm.Input) + ", w." + norm.Weight + "Weight, w." + norm.Weight + "Bias, " + Buffer(norm.Output) + ", rows, L.Hidden, L.Eps, ws.Pool);");
+                    case "layernorm_before":
+                        w.Line("LayerNormKernel.Forward(b.X, w.LayerNormBeforeWeight, w.LayerNormBeforeBias, b.Norm1, b.Stats1, rows, L.Hidden, L.Eps, ws.Pool);");
                         break;
-                    case LinearStep linear:
-                        string epilogue = linear.Epilogue switch
-                        {
-                            LinearEpilogue.Activation => "Epilogue.Activation, L.Activation, ws.Pool",
-                            LinearEpilogue.Accumulate => "Epilogue.Accumulate, pool: ws.Pool",
-                            _ => "pool: ws.Pool",
-                        };
-                        w.Line("w." + linear.Weight + ".Forward(" + Buffer(linear.Input) + ", " + Buffer(linear.Output) + ", rows, " + epilogue + ");");
+                    case "qkv":
+                        w.Line("w.Qkv.Forward(b.Norm1, b.Qkv, rows, pool: ws.Pool);");
                         break;
-                    case AttentionStep attention:
-                        w.Open("for (int b = 0; b < batch; b++)");
-                        w.Line("AttentionKernel.Forward(" + Buffer(attention.Input) + ".Slice(b * L.Tokens * 3 * L.Hidden, L.Tokens * 3 * L.Hidden), headMask, " +
-                               Buffer(attention.Output) + ".Slice(b * L.Tokens * L.Hidden, L.Tokens * L.Hidden),");
-                        w.Line("    Blocks.Entry(probs, b, L.Heads * L.Tokens * L.Tokens), L.Tokens, L.Heads, L.HeadDim, ws.AttentionScratch, ws.Pool);");
+                    case "attention":
+                        w.Open("for (int i = 0; i < batch; i++)");
+                        w.Line("Span<float> imageProbs = L.Training ? b.Probs.Slice(i * L.Heads * L.Tokens * L.Tokens, L.Heads * L.Tokens * L.Tokens) : Blocks.Entry(probs, i, L.Heads * L.Tokens * L.Tokens);");
+                        w.Line("AttentionKernel.Forward(b.Qkv.Slice(i * L.Tokens * 3 * L.Hidden, L.Tokens * 3 * L.Hidden), headMask, b.Context.Slice(i * L.Tokens * L.Hidden, L.Tokens * L.Hidden),");
+                        w.Line("    imageProbs, L.Tokens, L.Heads, L.HeadDim, ws.AttentionScratch, ws.Pool);");
                         w.Close();
                         break;
+                    case "attention.output":
+                        w.Line("if (L.Training) b.X.CopyTo(b.XMid); // training keeps x; inference adds in place");
+                        w.Line("w.AttentionOutput.Forward(b.Context, b.XMid, rows, Epilogue.Accumulate, pool: ws.Pool);");
+                        break;
+                    case "layernorm_after":
+                        w.Line("LayerNormKernel.Forward(b.XMid, w.LayerNormAfterWeight, w.LayerNormAfterBias, b.Norm2, b.Stats2, rows, L.Hidden, L.Eps, ws.Pool);");
+                        break;
+                    case "intermediate":
+                        w.Open("if (L.Training)");
+                        w.Line("w.Intermediate.Forward(b.Norm2, b.Pre, rows, pool: ws.Pool); // the backward pass needs the pre-activation");
+                        w.Line("Activations.Apply(L.Activation, b.Pre, b.Post);");
+                        w.Close();
+                        w.Open("else");
+                        w.Line("w.Intermediate.Forward(b.Norm2, b.Post, rows, Epilogue.Activation, L.Activation, ws.Pool);");
+                        w.Close();
+                        break;
+                    case "output":
+                        w.Line("if (L.Training) b.XMid.CopyTo(b.Output); // the next layer's x");
+                        w.Line("w.Output.Forward(b.Post, b.Output, rows, Epilogue.Accumulate, pool: ws.Pool);");
+                        break;
                     default:
-                        throw new InvalidOperationException("no emitter for layer step " + e.GetType().Name);
+                        throw new InvalidOperationException("no emitter for layer step " + name);
                 }
             }
 

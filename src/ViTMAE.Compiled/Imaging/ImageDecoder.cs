@@ -27,9 +27,10 @@ public enum ImageFormat
 /// after <c>PIL.Image.open(path).convert("RGB")</c>.
 /// </summary>
 /// <remarks>
-/// <para>PNG, GIF and BMP are decoded by this library's own managed decoders (<c>Imaging/Codecs</c>), written to
-/// reproduce PIL 9.4's results and to stay bounded on hostile files; JPEG pixels come from StbImageSharp (a C# port of
-/// stb_image) behind a marker walk. The results agree with PIL's <c>convert("RGB")</c>:</para>
+/// <para>Every format is decoded by this library's own managed decoders (<c>Imaging/Codecs</c>), written to reproduce
+/// PIL 9.4's results byte for byte (JPEG: libjpeg-turbo 2.1's integer IDCT, fancy upsampling and colour tables) and to
+/// stay bounded on hostile files (sizes and decoded bytes checked from the header before anything is allocated; see
+/// <see cref="ImageDecodeOptions"/>). The results agree with PIL's <c>convert("RGB")</c>:</para>
 /// <list type="bullet">
 /// <item>grey (and grey+alpha) is replicated into R, G, B; alpha is dropped, never composited onto a background;</item>
 /// <item>palette images take their palette colours (PNG <c>tRNS</c> transparency is ignored); an index past the
@@ -45,8 +46,9 @@ public enum ImageFormat
 /// not stb_image (which would keep the high byte): what matters is agreeing with the reference pipeline.</item>
 /// <item>BMP: 16-bit channels are scaled as PIL scales them (v·255/31, truncated); PIL's grey-palette shortcut is
 /// mirrored. RLE and JPEG/PNG-in-BMP are refused as unsupported.</item>
-/// <item>JPEG: stb_image's IDCT and chroma upsampling differ from libjpeg's (PIL's): expect differences of a few
-/// levels per sample; everything after decoding is exact. CMYK/YCCK JPEGs are converted by stb, not PIL's formula.</item>
+/// <item>JPEG: baseline, extended and progressive Huffman, 8-bit, 1/3/4 components, any sampling; identical bytes to
+/// PIL on libjpeg-turbo (its SIMD integer IDCT, fancy upsampling, YCbCr tables); CMYK/YCCK through PIL's inverted CMYK
+/// and its <c>cmyk2rgb</c>; arithmetic-coded, lossless, hierarchical and 12-bit JPEGs are refused as unsupported.</item>
 /// <item>EXIF orientation is not applied (neither does <c>Image.open</c>; HF's <c>load_image</c> helper does).</item>
 /// </list>
 /// <para>Every decoder checks the header's size against <see cref="ImageDecodeOptions"/> — including the budget of

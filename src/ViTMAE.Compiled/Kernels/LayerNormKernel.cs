@@ -22,6 +22,40 @@ public static class LayerNormKernel
     public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> y, int rows, int dim, float eps, Threading.ComputePool? pool = null)
         => Forward(x, gamma, beta, y, rows, dim, eps, SimdPath.Auto, pool);
 
+    /// <summary>
+    /// Like the overload without <paramref name="stats"/>, and also writes each row's mean and 1/sqrt(var + eps) to
+    /// <paramref name="stats"/> [rows, 2] (nothing when it is empty): what the backward pass needs.
+    /// </summary>
+    public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> y, Span<float> stats, int rows, int dim, float eps, Threading.ComputePool? pool = null)
+    {
+        if (!stats.IsEmpty && stats.Length < 2L * rows)
+        {
+            throw new ArgumentException("stats is shorter than rows × 2.", nameof(stats));
+        }
+
+        // Statistics first (y may be x itself), in double: what the forward's rows compute, to float rounding.
+        for (int r = 0; r < rows && !stats.IsEmpty; r++)
+        {
+            ReadOnlySpan<float> row = x.Slice(r * dim, dim);
+            double sum = 0;
+            foreach (float v in row)
+            {
+                sum += v;
+            }
+
+            double mean = sum / dim, sq = 0;
+            foreach (float v in row)
+            {
+                sq += (v - mean) * (v - mean);
+            }
+
+            stats[2 * r] = (float)mean;
+            stats[(2 * r) + 1] = (float)(1.0 / Math.Sqrt((sq / dim) + eps));
+        }
+
+        Forward(x, gamma, beta, y, rows, dim, eps, pool);
+    }
+
     /// <summary>The smallest share of a LayerNorm worth handing to another thread.</summary>
     private const long MinElementsPerChunk = 1 << 14;
 

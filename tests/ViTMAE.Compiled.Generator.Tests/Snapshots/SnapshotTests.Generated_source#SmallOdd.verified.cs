@@ -295,7 +295,7 @@ namespace ViTMAE.Compiled.Generated
     using ViTMAE.Compiled.Runtime;
 
     /// <summary>
-    /// 48x48 px (the config's resolution): L = 9 patches, len_keep = 3, encoder T = 4, decoder 10 tokens; arena offsets per image.
+    /// 48x48 px (the config's resolution): L = 9 patches, len_keep = 3, encoder T = 4, decoder 10 tokens; inference arena offsets per image.
     /// </summary>
     file readonly struct At48x48 : IResolutionShape
     {
@@ -315,13 +315,59 @@ namespace ViTMAE.Compiled.Generated
         public static int DecoderLayers => 1;
         public static float Eps => 1E-06f;
         public static bool NormPixLoss => false;
-        public static int PatchesOffset => 0; // [9, 768], steps 0-12
-        public static int EmbeddingsOffset => 6912; // [9, 96], steps 1-4
-        public static int MaskOffset => 14688; // [9, 1], steps 3-12
-        public static int LastHiddenStateOffset => 14304; // [4, 96], steps 6-12
-        public static int DecoderTokensOffset => 6912; // [4, 48], steps 7-8
-        public static int DecoderNormOffset => 13824; // [10, 48], steps 10-11
-        public static int LogitsOffset => 6912; // [9, 768], steps 11-12
+        public static bool Training => false;
+        public static int PatchesOffset => 0; // patches [9, 768], steps 0-12
+        public static int EmbeddingsOffset => 6912; // embeddings [9, 96], steps 1-4
+        public static int MaskOffset => 14688; // mask [9, 1], steps 3-12
+        public static int LastHiddenStateOffset => 14304; // last_hidden_state [4, 96], steps 6-12
+        public static int DecoderTokensOffset => 6912; // decoder_tokens [4, 48], steps 7-8
+        public static int DecoderNormOffset => 13824; // decoder_norm [10, 48], steps 10-11
+        public static int LogitsOffset => 6912; // logits [9, 768], steps 11-12
+        public static int FinalStatsOffset => 0; // (training only)
+        public static int DecoderNormStatsOffset => 0; // (training only)
+        public static int DLogitsOffset => 0; // (training only)
+        public static int DDecoderNormOffset => 0; // (training only)
+        public static int DDecoderTokensOffset => 0; // (training only)
+        public static int DLastHiddenStateOffset => 0; // (training only)
+        public static int DEmbeddingsOffset => 0; // (training only)
+        public static int DPatchesOffset => 0; // (training only)
+    }
+
+    /// <summary>48x48 px for training: the training arena (50064 floats per image), where the backward pass finds what it needs.</summary>
+    file readonly struct At48x48Training : IResolutionShape
+    {
+        public static int Index => 0;
+        public static int Height => 48;
+        public static int Width => 48;
+        public static int Channels => 3;
+        public static int PatchSize => 16;
+        public static int PatchDim => 768;
+        public static int Patches => 9;
+        public static int Kept => 3;
+        public static int Tokens => 4;
+        public static int DecoderTokens => 10;
+        public static int Hidden => 96;
+        public static int DecoderHidden => 48;
+        public static int Layers => 3;
+        public static int DecoderLayers => 1;
+        public static float Eps => 1E-06f;
+        public static bool NormPixLoss => false;
+        public static bool Training => true;
+        public static int PatchesOffset => 14784; // patches [9, 768], steps 0-24
+        public static int EmbeddingsOffset => 21696; // embeddings [9, 96], steps 1-4
+        public static int MaskOffset => 50032; // mask [9, 1], steps 3-13
+        public static int LastHiddenStateOffset => 49616; // last_hidden_state [4, 96], steps 6-18
+        public static int DecoderTokensOffset => 21696; // decoder_tokens [4, 48], steps 7-8
+        public static int DecoderNormOffset => 49136; // decoder_norm [10, 48], steps 10-14
+        public static int LogitsOffset => 21696; // logits [9, 768], steps 11-13
+        public static int FinalStatsOffset => 50048; // final_stats [4, 2], steps 6-19
+        public static int DecoderNormStatsOffset => 50000; // decoder_norm_stats [10, 2], steps 10-15
+        public static int DLogitsOffset => 28608; // d_logits [9, 768], steps 13-14
+        public static int DDecoderNormOffset => 21696; // d_decoder_norm [10, 48], steps 14-15
+        public static int DDecoderTokensOffset => 22080; // d_decoder_tokens [4, 48], steps 17-18
+        public static int DLastHiddenStateOffset => 21696; // d_last_hidden_state [4, 96], steps 18-19
+        public static int DEmbeddingsOffset => 0; // d_embeddings [9, 96], steps 21-24
+        public static int DPatchesOffset => 35520; // d_patches [9, 768], steps 13-25
     }
 
     /// <summary>The encoder layers at 48x48 px: [4, 96], 6 heads, MLP 200.</summary>
@@ -334,11 +380,24 @@ namespace ViTMAE.Compiled.Generated
         public static int Intermediate => 200;
         public static float Eps => 1E-06f;
         public static Activation Activation => Activation.GeluTanh;
-        public static int XOffset => 8864; // hidden [4, 96], steps 4-6
-        public static int NormOffset => 9248; // encoder_layer_norm [4, 96], steps 5-5
-        public static int QkvOffset => 6912; // encoder_qkv [4, 288], steps 5-5
-        public static int ContextOffset => 9632; // encoder_context [4, 96], steps 5-5
-        public static int MlpOffset => 8064; // encoder_mlp [4, 200], steps 5-5
+        public static bool Training => false;
+        public static int Stride => 0;
+        public static int XOffset => 8864; // hidden [4, 96]
+        public static int Norm1Offset => 9248; // encoder_layer_norm [4, 96]
+        public static int Stats1Offset => 0; // (training only)
+        public static int QkvOffset => 6912; // encoder_qkv [4, 288]
+        public static int ProbsOffset => 0; // (training only)
+        public static int ContextOffset => 9632; // encoder_context [4, 96]
+        public static int XMidOffset => 8864; // x, in place
+        public static int Norm2Offset => 9248; // encoder_layer_norm, shared
+        public static int Stats2Offset => 0; // (training only)
+        public static int PreOffset => 0; // (training only: the activation is fused into the GEMM)
+        public static int PostOffset => 8064; // encoder_mlp [4, 200]
+        public static int ResidualGradOffset => 0; // (training only)
+        public static int NormGradOffset => 0; // (training only)
+        public static int QkvGradOffset => 0; // (training only)
+        public static int ContextGradOffset => 0; // (training only)
+        public static int MlpGradOffset => 0; // (training only)
     }
 
     /// <summary>The decoder layers at 48x48 px: [10, 48], 3 heads, MLP 100.</summary>
@@ -351,11 +410,84 @@ namespace ViTMAE.Compiled.Generated
         public static int Intermediate => 100;
         public static float Eps => 1E-06f;
         public static Activation Activation => Activation.GeluTanh;
-        public static int XOffset => 9360; // decoder_hidden [10, 48], steps 8-10
-        public static int NormOffset => 9840; // decoder_layer_norm [10, 48], steps 9-9
-        public static int QkvOffset => 6912; // decoder_qkv [10, 144], steps 9-9
-        public static int ContextOffset => 10320; // decoder_context [10, 48], steps 9-9
-        public static int MlpOffset => 8352; // decoder_mlp [10, 100], steps 9-9
+        public static bool Training => false;
+        public static int Stride => 0;
+        public static int XOffset => 9360; // decoder_hidden [10, 48]
+        public static int Norm1Offset => 9840; // decoder_layer_norm [10, 48]
+        public static int Stats1Offset => 0; // (training only)
+        public static int QkvOffset => 6912; // decoder_qkv [10, 144]
+        public static int ProbsOffset => 0; // (training only)
+        public static int ContextOffset => 10320; // decoder_context [10, 48]
+        public static int XMidOffset => 9360; // x, in place
+        public static int Norm2Offset => 9840; // decoder_layer_norm, shared
+        public static int Stats2Offset => 0; // (training only)
+        public static int PreOffset => 0; // (training only: the activation is fused into the GEMM)
+        public static int PostOffset => 8352; // decoder_mlp [10, 100]
+        public static int ResidualGradOffset => 0; // (training only)
+        public static int NormGradOffset => 0; // (training only)
+        public static int QkvGradOffset => 0; // (training only)
+        public static int ContextGradOffset => 0; // (training only)
+        public static int MlpGradOffset => 0; // (training only)
+    }
+
+    /// <summary>The encoder layers at 48x48 px for training: [4, 96], 6 heads, MLP 200; one block of 4800 floats per layer.</summary>
+    file readonly struct At48x48EncoderTraining : ILayerShape
+    {
+        public static int Tokens => 4;
+        public static int Hidden => 96;
+        public static int Heads => 6;
+        public static int HeadDim => 16;
+        public static int Intermediate => 200;
+        public static float Eps => 1E-06f;
+        public static Activation Activation => Activation.GeluTanh;
+        public static bool Training => true;
+        public static int Stride => 4800;
+        public static int XOffset => 0;
+        public static int Norm1Offset => 400;
+        public static int Stats1Offset => 384;
+        public static int QkvOffset => 784;
+        public static int ProbsOffset => 1936;
+        public static int ContextOffset => 2032;
+        public static int XMidOffset => 2416;
+        public static int Norm2Offset => 2816;
+        public static int Stats2Offset => 2800;
+        public static int PreOffset => 3200;
+        public static int PostOffset => 4000;
+        public static int ResidualGradOffset => 22080;
+        public static int NormGradOffset => 1952;
+        public static int QkvGradOffset => 0;
+        public static int ContextGradOffset => 2336;
+        public static int MlpGradOffset => 1152;
+    }
+
+    /// <summary>The decoder layers at 48x48 px for training: [10, 48], 3 heads, MLP 100; one block of 6224 floats per layer.</summary>
+    file readonly struct At48x48DecoderTraining : ILayerShape
+    {
+        public static int Tokens => 10;
+        public static int Hidden => 48;
+        public static int Heads => 3;
+        public static int HeadDim => 16;
+        public static int Intermediate => 100;
+        public static float Eps => 1E-06f;
+        public static Activation Activation => Activation.GeluTanh;
+        public static bool Training => true;
+        public static int Stride => 6224;
+        public static int XOffset => 42432;
+        public static int Norm1Offset => 42944;
+        public static int Stats1Offset => 42912;
+        public static int QkvOffset => 43424;
+        public static int ProbsOffset => 44864;
+        public static int ContextOffset => 45168;
+        public static int XMidOffset => 45648;
+        public static int Norm2Offset => 46160;
+        public static int Stats2Offset => 46128;
+        public static int PreOffset => 46640;
+        public static int PostOffset => 47648;
+        public static int ResidualGradOffset => 24144;
+        public static int NormGradOffset => 24624;
+        public static int QkvGradOffset => 21696;
+        public static int ContextGradOffset => 25104;
+        public static int MlpGradOffset => 23136;
     }
 
     /// <summary>
@@ -413,12 +545,14 @@ namespace ViTMAE.Compiled.Generated
             for (int layer = 0; layer < R.Layers; layer++)
             {
                 ReadOnlySpan<float> headMask = InputCheck.LayerHeadMask(inputs.HeadMask, layer, E.Heads);
-                Layer<E>(m.Encoder[layer], ws, batch, headMask, Blocks.Entry(attentions, layer, batch * E.Heads * E.Tokens * E.Tokens));
-                Blocks.Record(hidden, hiddenStates, layer + 1);
+                Layer<E>(m.Encoder[layer], ws, batch, layer, headMask, Blocks.Entry(attentions, layer, batch * E.Heads * E.Tokens * E.Tokens));
+                Blocks.Record(ws.Buffer(E.XOffset + ((layer + 1) * E.Stride), E.Tokens * E.Hidden, batch), hiddenStates, layer + 1);
             }
 
             // layernorm: [4, 96]
-            LayerNormKernel.Forward(hidden, m.NormWeight, m.NormBias, lastHiddenState, batch * R.Tokens, R.Hidden, R.Eps, ws.Pool);
+            Span<float> encoderOutput = ws.Buffer(E.XOffset + (R.Layers * E.Stride), R.Tokens * R.Hidden, batch);
+            Span<float> finalStats = R.Training ? ws.Buffer(R.FinalStatsOffset, R.Tokens * 2, batch) : default;
+            LayerNormKernel.Forward(encoderOutput, m.NormWeight, m.NormBias, lastHiddenState, finalStats, batch * R.Tokens, R.Hidden, R.Eps, ws.Pool);
 
             return new ViTMAEModelOutput(
                 new TensorView(lastHiddenState, new TensorShape(batch, R.Tokens, R.Hidden)),
@@ -459,12 +593,14 @@ namespace ViTMAE.Compiled.Generated
             for (int layer = 0; layer < R.DecoderLayers; layer++)
             {
                 ReadOnlySpan<float> headMask = InputCheck.LayerHeadMask(inputs.DecoderHeadMask, layer, D.Heads);
-                Layer<D>(m.Decoder[layer], ws, batch, headMask, Blocks.Entry(decoderAttentions, layer, batch * D.Heads * D.Tokens * D.Tokens));
-                Blocks.Record(decoderHidden, decoderHiddenStates, layer + 1);
+                Layer<D>(m.Decoder[layer], ws, batch, layer, headMask, Blocks.Entry(decoderAttentions, layer, batch * D.Heads * D.Tokens * D.Tokens));
+                Blocks.Record(ws.Buffer(D.XOffset + ((layer + 1) * D.Stride), D.Tokens * D.Hidden, batch), decoderHiddenStates, layer + 1);
             }
 
             // decoder_norm: [10, 48]
-            LayerNormKernel.Forward(decoderHidden, m.DecoderNormWeight!, m.DecoderNormBias!, decoderNorm, batch * R.DecoderTokens, R.DecoderHidden, R.Eps, ws.Pool);
+            Span<float> decoderOutput = ws.Buffer(D.XOffset + (R.DecoderLayers * D.Stride), R.DecoderTokens * R.DecoderHidden, batch);
+            Span<float> decoderNormStats = R.Training ? ws.Buffer(R.DecoderNormStatsOffset, R.DecoderTokens * 2, batch) : default;
+            LayerNormKernel.Forward(decoderOutput, m.DecoderNormWeight!, m.DecoderNormBias!, decoderNorm, decoderNormStats, batch * R.DecoderTokens, R.DecoderHidden, R.Eps, ws.Pool);
 
             // decoder_pred: [9, 48] x [48 -> 768], bias, CLS row skipped
             for (int b = 0; b < batch; b++)
@@ -486,36 +622,47 @@ namespace ViTMAE.Compiled.Generated
         /// <summary>
         /// One pre-LN transformer layer (ViTMAELayer), encoder or decoder: x += Wo·Attn(LN_before(x)); x += W2·gelu_new(W1·LN_after(x)).
         /// </summary>
-        private static void Layer<L>(TransformerLayerWeights w, Workspace ws, int batch, ReadOnlySpan<float> headMask, Span<float> probs)
+        private static void Layer<L>(TransformerLayerWeights w, Workspace ws, int batch, int layer, ReadOnlySpan<float> headMask, Span<float> probs)
             where L : struct, ILayerShape
         {
-            LayerBuffers buffers = LayerBuffers.Bind<L>(ws, batch);
+            LayerBuffers b = LayerBuffers.Bind<L>(ws, batch, layer);
             int rows = batch * L.Tokens;
 
             // layernorm_before: encoder [4, 96]; decoder [10, 48]
-            LayerNormKernel.Forward(buffers.X, w.LayerNormBeforeWeight, w.LayerNormBeforeBias, buffers.Norm, rows, L.Hidden, L.Eps, ws.Pool);
+            LayerNormKernel.Forward(b.X, w.LayerNormBeforeWeight, w.LayerNormBeforeBias, b.Norm1, b.Stats1, rows, L.Hidden, L.Eps, ws.Pool);
 
             // qkv: encoder [4, 96] x [96 -> 288], bias, query|key|value fused, no bias; decoder [10, 48] x [48 -> 144], bias, query|key|value fused, no bias
-            w.Qkv.Forward(buffers.Norm, buffers.Qkv, rows, pool: ws.Pool);
+            w.Qkv.Forward(b.Norm1, b.Qkv, rows, pool: ws.Pool);
 
             // attention: encoder 6 heads x [4, 16] x [16, 4] scores, softmax, x [4, 16]; decoder 3 heads x [10, 16] x [16, 10] scores, softmax, x [10, 16]
-            for (int b = 0; b < batch; b++)
+            for (int i = 0; i < batch; i++)
             {
-                AttentionKernel.Forward(buffers.Qkv.Slice(b * L.Tokens * 3 * L.Hidden, L.Tokens * 3 * L.Hidden), headMask, buffers.Context.Slice(b * L.Tokens * L.Hidden, L.Tokens * L.Hidden),
-                    Blocks.Entry(probs, b, L.Heads * L.Tokens * L.Tokens), L.Tokens, L.Heads, L.HeadDim, ws.AttentionScratch, ws.Pool);
+                Span<float> imageProbs = L.Training ? b.Probs.Slice(i * L.Heads * L.Tokens * L.Tokens, L.Heads * L.Tokens * L.Tokens) : Blocks.Entry(probs, i, L.Heads * L.Tokens * L.Tokens);
+                AttentionKernel.Forward(b.Qkv.Slice(i * L.Tokens * 3 * L.Hidden, L.Tokens * 3 * L.Hidden), headMask, b.Context.Slice(i * L.Tokens * L.Hidden, L.Tokens * L.Hidden),
+                    imageProbs, L.Tokens, L.Heads, L.HeadDim, ws.AttentionScratch, ws.Pool);
             }
 
             // attention.output: encoder [4, 96] x [96 -> 96], bias + residual; decoder [10, 48] x [48 -> 48], bias + residual
-            w.AttentionOutput.Forward(buffers.Context, buffers.X, rows, Epilogue.Accumulate, pool: ws.Pool);
+            if (L.Training) b.X.CopyTo(b.XMid); // training keeps x; inference adds in place
+            w.AttentionOutput.Forward(b.Context, b.XMid, rows, Epilogue.Accumulate, pool: ws.Pool);
 
             // layernorm_after: encoder [4, 96]; decoder [10, 48]
-            LayerNormKernel.Forward(buffers.X, w.LayerNormAfterWeight, w.LayerNormAfterBias, buffers.Norm, rows, L.Hidden, L.Eps, ws.Pool);
+            LayerNormKernel.Forward(b.XMid, w.LayerNormAfterWeight, w.LayerNormAfterBias, b.Norm2, b.Stats2, rows, L.Hidden, L.Eps, ws.Pool);
 
             // intermediate: encoder [4, 96] x [96 -> 200], bias + gelu_new; decoder [10, 48] x [48 -> 100], bias + gelu_new
-            w.Intermediate.Forward(buffers.Norm, buffers.Mlp, rows, Epilogue.Activation, L.Activation, ws.Pool);
+            if (L.Training)
+            {
+                w.Intermediate.Forward(b.Norm2, b.Pre, rows, pool: ws.Pool); // the backward pass needs the pre-activation
+                Activations.Apply(L.Activation, b.Pre, b.Post);
+            }
+            else
+            {
+                w.Intermediate.Forward(b.Norm2, b.Post, rows, Epilogue.Activation, L.Activation, ws.Pool);
+            }
 
             // output: encoder [4, 200] x [200 -> 96], bias + residual; decoder [10, 100] x [100 -> 48], bias + residual
-            w.Output.Forward(buffers.Mlp, buffers.X, rows, Epilogue.Accumulate, pool: ws.Pool);
+            if (L.Training) b.XMid.CopyTo(b.Output); // the next layer's x
+            w.Output.Forward(b.Post, b.Output, rows, Epilogue.Accumulate, pool: ws.Pool);
         }
     }
 }

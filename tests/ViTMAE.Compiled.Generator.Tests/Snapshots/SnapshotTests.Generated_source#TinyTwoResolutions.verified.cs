@@ -303,7 +303,7 @@ namespace ViTMAE.Compiled.Generated
     using ViTMAE.Compiled.Runtime;
 
     /// <summary>
-    /// 32x32 px (the config's resolution): L = 16 patches, len_keep = 4, encoder T = 5, decoder 17 tokens; arena offsets per image.
+    /// 32x32 px (the config's resolution): L = 16 patches, len_keep = 4, encoder T = 5, decoder 17 tokens; inference arena offsets per image.
     /// </summary>
     file readonly struct At32x32 : IResolutionShape
     {
@@ -323,13 +323,59 @@ namespace ViTMAE.Compiled.Generated
         public static int DecoderLayers => 2;
         public static float Eps => 1E-12f;
         public static bool NormPixLoss => false;
-        public static int PatchesOffset => 0; // [16, 192], steps 0-12
-        public static int EmbeddingsOffset => 3072; // [16, 64], steps 1-4
-        public static int MaskOffset => 7744; // [16, 1], steps 3-12
-        public static int LastHiddenStateOffset => 7424; // [5, 64], steps 6-12
-        public static int DecoderTokensOffset => 3072; // [5, 32], steps 7-8
-        public static int DecoderNormOffset => 6336; // [17, 32], steps 10-11
-        public static int LogitsOffset => 3072; // [16, 192], steps 11-12
+        public static bool Training => false;
+        public static int PatchesOffset => 0; // patches [16, 192], steps 0-12
+        public static int EmbeddingsOffset => 3072; // embeddings [16, 64], steps 1-4
+        public static int MaskOffset => 7744; // mask [16, 1], steps 3-12
+        public static int LastHiddenStateOffset => 7424; // last_hidden_state [5, 64], steps 6-12
+        public static int DecoderTokensOffset => 3072; // decoder_tokens [5, 32], steps 7-8
+        public static int DecoderNormOffset => 6336; // decoder_norm [17, 32], steps 10-11
+        public static int LogitsOffset => 3072; // logits [16, 192], steps 11-12
+        public static int FinalStatsOffset => 0; // (training only)
+        public static int DecoderNormStatsOffset => 0; // (training only)
+        public static int DLogitsOffset => 0; // (training only)
+        public static int DDecoderNormOffset => 0; // (training only)
+        public static int DDecoderTokensOffset => 0; // (training only)
+        public static int DLastHiddenStateOffset => 0; // (training only)
+        public static int DEmbeddingsOffset => 0; // (training only)
+        public static int DPatchesOffset => 0; // (training only)
+    }
+
+    /// <summary>32x32 px for training: the training arena (37648 floats per image), where the backward pass finds what it needs.</summary>
+    file readonly struct At32x32Training : IResolutionShape
+    {
+        public static int Index => 0;
+        public static int Height => 32;
+        public static int Width => 32;
+        public static int Channels => 3;
+        public static int PatchSize => 8;
+        public static int PatchDim => 192;
+        public static int Patches => 16;
+        public static int Kept => 4;
+        public static int Tokens => 5;
+        public static int DecoderTokens => 17;
+        public static int Hidden => 64;
+        public static int DecoderHidden => 32;
+        public static int Layers => 2;
+        public static int DecoderLayers => 2;
+        public static float Eps => 1E-12f;
+        public static bool NormPixLoss => false;
+        public static bool Training => true;
+        public static int PatchesOffset => 24416; // patches [16, 192], steps 0-24
+        public static int EmbeddingsOffset => 0; // embeddings [16, 64], steps 1-4
+        public static int MaskOffset => 37616; // mask [16, 1], steps 3-13
+        public static int LastHiddenStateOffset => 37248; // last_hidden_state [5, 64], steps 6-18
+        public static int DecoderTokensOffset => 27488; // decoder_tokens [5, 32], steps 7-8
+        public static int DecoderNormOffset => 36704; // decoder_norm [17, 32], steps 10-14
+        public static int LogitsOffset => 27488; // logits [16, 192], steps 11-13
+        public static int FinalStatsOffset => 37632; // final_stats [5, 2], steps 6-19
+        public static int DecoderNormStatsOffset => 37568; // decoder_norm_stats [17, 2], steps 10-15
+        public static int DLogitsOffset => 30560; // d_logits [16, 192], steps 13-14
+        public static int DDecoderNormOffset => 27488; // d_decoder_norm [17, 32], steps 14-15
+        public static int DDecoderTokensOffset => 320; // d_decoder_tokens [5, 32], steps 17-18
+        public static int DLastHiddenStateOffset => 0; // d_last_hidden_state [5, 64], steps 18-19
+        public static int DEmbeddingsOffset => 0; // d_embeddings [16, 64], steps 21-24
+        public static int DPatchesOffset => 33632; // d_patches [16, 192], steps 13-25
     }
 
     /// <summary>The encoder layers at 32x32 px: [5, 64], 4 heads, MLP 128.</summary>
@@ -342,11 +388,24 @@ namespace ViTMAE.Compiled.Generated
         public static int Intermediate => 128;
         public static float Eps => 1E-12f;
         public static Activation Activation => Activation.GeluErf;
-        public static int XOffset => 4672; // hidden [5, 64], steps 4-6
-        public static int NormOffset => 4992; // encoder_layer_norm [5, 64], steps 5-5
-        public static int QkvOffset => 3072; // encoder_qkv [5, 192], steps 5-5
-        public static int ContextOffset => 5312; // encoder_context [5, 64], steps 5-5
-        public static int MlpOffset => 4032; // encoder_mlp [5, 128], steps 5-5
+        public static bool Training => false;
+        public static int Stride => 0;
+        public static int XOffset => 4672; // hidden [5, 64]
+        public static int Norm1Offset => 4992; // encoder_layer_norm [5, 64]
+        public static int Stats1Offset => 0; // (training only)
+        public static int QkvOffset => 3072; // encoder_qkv [5, 192]
+        public static int ProbsOffset => 0; // (training only)
+        public static int ContextOffset => 5312; // encoder_context [5, 64]
+        public static int XMidOffset => 4672; // x, in place
+        public static int Norm2Offset => 4992; // encoder_layer_norm, shared
+        public static int Stats2Offset => 0; // (training only)
+        public static int PreOffset => 0; // (training only: the activation is fused into the GEMM)
+        public static int PostOffset => 4032; // encoder_mlp [5, 128]
+        public static int ResidualGradOffset => 0; // (training only)
+        public static int NormGradOffset => 0; // (training only)
+        public static int QkvGradOffset => 0; // (training only)
+        public static int ContextGradOffset => 0; // (training only)
+        public static int MlpGradOffset => 0; // (training only)
     }
 
     /// <summary>The decoder layers at 32x32 px: [17, 32], 4 heads, MLP 64.</summary>
@@ -359,15 +418,88 @@ namespace ViTMAE.Compiled.Generated
         public static int Intermediate => 64;
         public static float Eps => 1E-12f;
         public static Activation Activation => Activation.GeluErf;
-        public static int XOffset => 5792; // decoder_hidden [17, 32], steps 8-10
-        public static int NormOffset => 6336; // decoder_layer_norm [17, 32], steps 9-9
-        public static int QkvOffset => 3072; // decoder_qkv [17, 96], steps 9-9
-        public static int ContextOffset => 6880; // decoder_context [17, 32], steps 9-9
-        public static int MlpOffset => 4704; // decoder_mlp [17, 64], steps 9-9
+        public static bool Training => false;
+        public static int Stride => 0;
+        public static int XOffset => 5792; // decoder_hidden [17, 32]
+        public static int Norm1Offset => 6336; // decoder_layer_norm [17, 32]
+        public static int Stats1Offset => 0; // (training only)
+        public static int QkvOffset => 3072; // decoder_qkv [17, 96]
+        public static int ProbsOffset => 0; // (training only)
+        public static int ContextOffset => 6880; // decoder_context [17, 32]
+        public static int XMidOffset => 5792; // x, in place
+        public static int Norm2Offset => 6336; // decoder_layer_norm, shared
+        public static int Stats2Offset => 0; // (training only)
+        public static int PreOffset => 0; // (training only: the activation is fused into the GEMM)
+        public static int PostOffset => 4704; // decoder_mlp [17, 64]
+        public static int ResidualGradOffset => 0; // (training only)
+        public static int NormGradOffset => 0; // (training only)
+        public static int QkvGradOffset => 0; // (training only)
+        public static int ContextGradOffset => 0; // (training only)
+        public static int MlpGradOffset => 0; // (training only)
+    }
+
+    /// <summary>The encoder layers at 32x32 px for training: [5, 64], 4 heads, MLP 128; one block of 3984 floats per layer.</summary>
+    file readonly struct At32x32EncoderTraining : ILayerShape
+    {
+        public static int Tokens => 5;
+        public static int Hidden => 64;
+        public static int Heads => 4;
+        public static int HeadDim => 16;
+        public static int Intermediate => 128;
+        public static float Eps => 1E-12f;
+        public static Activation Activation => Activation.GeluErf;
+        public static bool Training => true;
+        public static int Stride => 3984;
+        public static int XOffset => 16128;
+        public static int Norm1Offset => 16464;
+        public static int Stats1Offset => 16448;
+        public static int QkvOffset => 16784;
+        public static int ProbsOffset => 17744;
+        public static int ContextOffset => 17856;
+        public static int XMidOffset => 18176;
+        public static int Norm2Offset => 18512;
+        public static int Stats2Offset => 18496;
+        public static int PreOffset => 18832;
+        public static int PostOffset => 19472;
+        public static int ResidualGradOffset => 1600;
+        public static int NormGradOffset => 1920;
+        public static int QkvGradOffset => 0;
+        public static int ContextGradOffset => 2240;
+        public static int MlpGradOffset => 960;
+    }
+
+    /// <summary>The decoder layers at 32x32 px for training: [17, 32], 4 heads, MLP 64; one block of 7792 floats per layer.</summary>
+    file readonly struct At32x32DecoderTraining : ILayerShape
+    {
+        public static int Tokens => 17;
+        public static int Hidden => 32;
+        public static int Heads => 4;
+        public static int HeadDim => 8;
+        public static int Intermediate => 64;
+        public static float Eps => 1E-12f;
+        public static Activation Activation => Activation.GeluErf;
+        public static bool Training => true;
+        public static int Stride => 7792;
+        public static int XOffset => 0;
+        public static int Norm1Offset => 592;
+        public static int Stats1Offset => 544;
+        public static int QkvOffset => 1136;
+        public static int ProbsOffset => 2768;
+        public static int ContextOffset => 3936;
+        public static int XMidOffset => 4480;
+        public static int Norm2Offset => 5072;
+        public static int Stats2Offset => 5024;
+        public static int PreOffset => 5616;
+        public static int PostOffset => 6704;
+        public static int ResidualGradOffset => 28032;
+        public static int NormGradOffset => 2720;
+        public static int QkvGradOffset => 0;
+        public static int ContextGradOffset => 3264;
+        public static int MlpGradOffset => 1632;
     }
 
     /// <summary>
-    /// 32x48 px (declared; interpolated position tables): L = 24 patches, len_keep = 6, encoder T = 7, decoder 25 tokens; arena offsets per image.
+    /// 32x48 px (declared; interpolated position tables): L = 24 patches, len_keep = 6, encoder T = 7, decoder 25 tokens; inference arena offsets per image.
     /// </summary>
     file readonly struct At32x48 : IResolutionShape
     {
@@ -387,13 +519,59 @@ namespace ViTMAE.Compiled.Generated
         public static int DecoderLayers => 2;
         public static float Eps => 1E-12f;
         public static bool NormPixLoss => false;
-        public static int PatchesOffset => 0; // [24, 192], steps 0-12
-        public static int EmbeddingsOffset => 4608; // [24, 64], steps 1-4
-        public static int MaskOffset => 11456; // [24, 1], steps 3-12
-        public static int LastHiddenStateOffset => 11008; // [7, 64], steps 6-12
-        public static int DecoderTokensOffset => 4608; // [7, 32], steps 7-8
-        public static int DecoderNormOffset => 9408; // [25, 32], steps 10-11
-        public static int LogitsOffset => 4608; // [24, 192], steps 11-12
+        public static bool Training => false;
+        public static int PatchesOffset => 0; // patches [24, 192], steps 0-12
+        public static int EmbeddingsOffset => 4608; // embeddings [24, 64], steps 1-4
+        public static int MaskOffset => 11456; // mask [24, 1], steps 3-12
+        public static int LastHiddenStateOffset => 11008; // last_hidden_state [7, 64], steps 6-12
+        public static int DecoderTokensOffset => 4608; // decoder_tokens [7, 32], steps 7-8
+        public static int DecoderNormOffset => 9408; // decoder_norm [25, 32], steps 10-11
+        public static int LogitsOffset => 4608; // logits [24, 192], steps 11-12
+        public static int FinalStatsOffset => 0; // (training only)
+        public static int DecoderNormStatsOffset => 0; // (training only)
+        public static int DLogitsOffset => 0; // (training only)
+        public static int DDecoderNormOffset => 0; // (training only)
+        public static int DDecoderTokensOffset => 0; // (training only)
+        public static int DLastHiddenStateOffset => 0; // (training only)
+        public static int DEmbeddingsOffset => 0; // (training only)
+        public static int DPatchesOffset => 0; // (training only)
+    }
+
+    /// <summary>32x48 px for training: the training arena (56752 floats per image), where the backward pass finds what it needs.</summary>
+    file readonly struct At32x48Training : IResolutionShape
+    {
+        public static int Index => 1;
+        public static int Height => 32;
+        public static int Width => 48;
+        public static int Channels => 3;
+        public static int PatchSize => 8;
+        public static int PatchDim => 192;
+        public static int Patches => 24;
+        public static int Kept => 6;
+        public static int Tokens => 7;
+        public static int DecoderTokens => 25;
+        public static int Hidden => 64;
+        public static int DecoderHidden => 32;
+        public static int Layers => 2;
+        public static int DecoderLayers => 2;
+        public static float Eps => 1E-12f;
+        public static bool NormPixLoss => false;
+        public static bool Training => true;
+        public static int PatchesOffset => 36960; // patches [24, 192], steps 0-24
+        public static int EmbeddingsOffset => 0; // embeddings [24, 64], steps 1-4
+        public static int MaskOffset => 56704; // mask [24, 1], steps 3-13
+        public static int LastHiddenStateOffset => 56192; // last_hidden_state [7, 64], steps 6-18
+        public static int DecoderTokensOffset => 41568; // decoder_tokens [7, 32], steps 7-8
+        public static int DecoderNormOffset => 55392; // decoder_norm [25, 32], steps 10-14
+        public static int LogitsOffset => 41568; // logits [24, 192], steps 11-13
+        public static int FinalStatsOffset => 56736; // final_stats [7, 2], steps 6-19
+        public static int DecoderNormStatsOffset => 56640; // decoder_norm_stats [25, 2], steps 10-15
+        public static int DLogitsOffset => 46176; // d_logits [24, 192], steps 13-14
+        public static int DDecoderNormOffset => 41568; // d_decoder_norm [25, 32], steps 14-15
+        public static int DDecoderTokensOffset => 448; // d_decoder_tokens [7, 32], steps 17-18
+        public static int DLastHiddenStateOffset => 0; // d_last_hidden_state [7, 64], steps 18-19
+        public static int DEmbeddingsOffset => 0; // d_embeddings [24, 64], steps 21-24
+        public static int DPatchesOffset => 50784; // d_patches [24, 192], steps 13-25
     }
 
     /// <summary>The encoder layers at 32x48 px: [7, 64], 4 heads, MLP 128.</summary>
@@ -406,11 +584,24 @@ namespace ViTMAE.Compiled.Generated
         public static int Intermediate => 128;
         public static float Eps => 1E-12f;
         public static Activation Activation => Activation.GeluErf;
-        public static int XOffset => 6848; // hidden [7, 64], steps 4-6
-        public static int NormOffset => 7296; // encoder_layer_norm [7, 64], steps 5-5
-        public static int QkvOffset => 4608; // encoder_qkv [7, 192], steps 5-5
-        public static int ContextOffset => 7744; // encoder_context [7, 64], steps 5-5
-        public static int MlpOffset => 5952; // encoder_mlp [7, 128], steps 5-5
+        public static bool Training => false;
+        public static int Stride => 0;
+        public static int XOffset => 6848; // hidden [7, 64]
+        public static int Norm1Offset => 7296; // encoder_layer_norm [7, 64]
+        public static int Stats1Offset => 0; // (training only)
+        public static int QkvOffset => 4608; // encoder_qkv [7, 192]
+        public static int ProbsOffset => 0; // (training only)
+        public static int ContextOffset => 7744; // encoder_context [7, 64]
+        public static int XMidOffset => 6848; // x, in place
+        public static int Norm2Offset => 7296; // encoder_layer_norm, shared
+        public static int Stats2Offset => 0; // (training only)
+        public static int PreOffset => 0; // (training only: the activation is fused into the GEMM)
+        public static int PostOffset => 5952; // encoder_mlp [7, 128]
+        public static int ResidualGradOffset => 0; // (training only)
+        public static int NormGradOffset => 0; // (training only)
+        public static int QkvGradOffset => 0; // (training only)
+        public static int ContextGradOffset => 0; // (training only)
+        public static int MlpGradOffset => 0; // (training only)
     }
 
     /// <summary>The decoder layers at 32x48 px: [25, 32], 4 heads, MLP 64.</summary>
@@ -423,11 +614,84 @@ namespace ViTMAE.Compiled.Generated
         public static int Intermediate => 64;
         public static float Eps => 1E-12f;
         public static Activation Activation => Activation.GeluErf;
-        public static int XOffset => 8608; // decoder_hidden [25, 32], steps 8-10
-        public static int NormOffset => 9408; // decoder_layer_norm [25, 32], steps 9-9
-        public static int QkvOffset => 4608; // decoder_qkv [25, 96], steps 9-9
-        public static int ContextOffset => 10208; // decoder_context [25, 32], steps 9-9
-        public static int MlpOffset => 7008; // decoder_mlp [25, 64], steps 9-9
+        public static bool Training => false;
+        public static int Stride => 0;
+        public static int XOffset => 8608; // decoder_hidden [25, 32]
+        public static int Norm1Offset => 9408; // decoder_layer_norm [25, 32]
+        public static int Stats1Offset => 0; // (training only)
+        public static int QkvOffset => 4608; // decoder_qkv [25, 96]
+        public static int ProbsOffset => 0; // (training only)
+        public static int ContextOffset => 10208; // decoder_context [25, 32]
+        public static int XMidOffset => 8608; // x, in place
+        public static int Norm2Offset => 9408; // decoder_layer_norm, shared
+        public static int Stats2Offset => 0; // (training only)
+        public static int PreOffset => 0; // (training only: the activation is fused into the GEMM)
+        public static int PostOffset => 7008; // decoder_mlp [25, 64]
+        public static int ResidualGradOffset => 0; // (training only)
+        public static int NormGradOffset => 0; // (training only)
+        public static int QkvGradOffset => 0; // (training only)
+        public static int ContextGradOffset => 0; // (training only)
+        public static int MlpGradOffset => 0; // (training only)
+    }
+
+    /// <summary>The encoder layers at 32x48 px for training: [7, 64], 4 heads, MLP 128; one block of 5616 floats per layer.</summary>
+    file readonly struct At32x48EncoderTraining : ILayerShape
+    {
+        public static int Tokens => 7;
+        public static int Hidden => 64;
+        public static int Heads => 4;
+        public static int HeadDim => 16;
+        public static int Intermediate => 128;
+        public static float Eps => 1E-12f;
+        public static Activation Activation => Activation.GeluErf;
+        public static bool Training => true;
+        public static int Stride => 5616;
+        public static int XOffset => 25280;
+        public static int Norm1Offset => 25744;
+        public static int Stats1Offset => 25728;
+        public static int QkvOffset => 26192;
+        public static int ProbsOffset => 27536;
+        public static int ContextOffset => 27744;
+        public static int XMidOffset => 28192;
+        public static int Norm2Offset => 28656;
+        public static int Stats2Offset => 28640;
+        public static int PreOffset => 29104;
+        public static int PostOffset => 30000;
+        public static int ResidualGradOffset => 2240;
+        public static int NormGradOffset => 2688;
+        public static int QkvGradOffset => 0;
+        public static int ContextGradOffset => 3136;
+        public static int MlpGradOffset => 1344;
+    }
+
+    /// <summary>The decoder layers at 32x48 px for training: [25, 32], 4 heads, MLP 64; one block of 12240 floats per layer.</summary>
+    file readonly struct At32x48DecoderTraining : ILayerShape
+    {
+        public static int Tokens => 25;
+        public static int Hidden => 32;
+        public static int Heads => 4;
+        public static int HeadDim => 8;
+        public static int Intermediate => 64;
+        public static float Eps => 1E-12f;
+        public static Activation Activation => Activation.GeluErf;
+        public static bool Training => true;
+        public static int Stride => 12240;
+        public static int XOffset => 0;
+        public static int Norm1Offset => 864;
+        public static int Stats1Offset => 800;
+        public static int QkvOffset => 1664;
+        public static int ProbsOffset => 4064;
+        public static int ContextOffset => 6576;
+        public static int XMidOffset => 7376;
+        public static int Norm2Offset => 8240;
+        public static int Stats2Offset => 8176;
+        public static int PreOffset => 9040;
+        public static int PostOffset => 10640;
+        public static int ResidualGradOffset => 42368;
+        public static int NormGradOffset => 4000;
+        public static int QkvGradOffset => 0;
+        public static int ContextGradOffset => 4800;
+        public static int MlpGradOffset => 2400;
     }
 
     /// <summary>
@@ -485,12 +749,14 @@ namespace ViTMAE.Compiled.Generated
             for (int layer = 0; layer < R.Layers; layer++)
             {
                 ReadOnlySpan<float> headMask = InputCheck.LayerHeadMask(inputs.HeadMask, layer, E.Heads);
-                Layer<E>(m.Encoder[layer], ws, batch, headMask, Blocks.Entry(attentions, layer, batch * E.Heads * E.Tokens * E.Tokens));
-                Blocks.Record(hidden, hiddenStates, layer + 1);
+                Layer<E>(m.Encoder[layer], ws, batch, layer, headMask, Blocks.Entry(attentions, layer, batch * E.Heads * E.Tokens * E.Tokens));
+                Blocks.Record(ws.Buffer(E.XOffset + ((layer + 1) * E.Stride), E.Tokens * E.Hidden, batch), hiddenStates, layer + 1);
             }
 
             // layernorm: [5, 64]
-            LayerNormKernel.Forward(hidden, m.NormWeight, m.NormBias, lastHiddenState, batch * R.Tokens, R.Hidden, R.Eps, ws.Pool);
+            Span<float> encoderOutput = ws.Buffer(E.XOffset + (R.Layers * E.Stride), R.Tokens * R.Hidden, batch);
+            Span<float> finalStats = R.Training ? ws.Buffer(R.FinalStatsOffset, R.Tokens * 2, batch) : default;
+            LayerNormKernel.Forward(encoderOutput, m.NormWeight, m.NormBias, lastHiddenState, finalStats, batch * R.Tokens, R.Hidden, R.Eps, ws.Pool);
 
             return new ViTMAEModelOutput(
                 new TensorView(lastHiddenState, new TensorShape(batch, R.Tokens, R.Hidden)),
@@ -531,12 +797,14 @@ namespace ViTMAE.Compiled.Generated
             for (int layer = 0; layer < R.DecoderLayers; layer++)
             {
                 ReadOnlySpan<float> headMask = InputCheck.LayerHeadMask(inputs.DecoderHeadMask, layer, D.Heads);
-                Layer<D>(m.Decoder[layer], ws, batch, headMask, Blocks.Entry(decoderAttentions, layer, batch * D.Heads * D.Tokens * D.Tokens));
-                Blocks.Record(decoderHidden, decoderHiddenStates, layer + 1);
+                Layer<D>(m.Decoder[layer], ws, batch, layer, headMask, Blocks.Entry(decoderAttentions, layer, batch * D.Heads * D.Tokens * D.Tokens));
+                Blocks.Record(ws.Buffer(D.XOffset + ((layer + 1) * D.Stride), D.Tokens * D.Hidden, batch), decoderHiddenStates, layer + 1);
             }
 
             // decoder_norm: [17, 32]
-            LayerNormKernel.Forward(decoderHidden, m.DecoderNormWeight!, m.DecoderNormBias!, decoderNorm, batch * R.DecoderTokens, R.DecoderHidden, R.Eps, ws.Pool);
+            Span<float> decoderOutput = ws.Buffer(D.XOffset + (R.DecoderLayers * D.Stride), R.DecoderTokens * R.DecoderHidden, batch);
+            Span<float> decoderNormStats = R.Training ? ws.Buffer(R.DecoderNormStatsOffset, R.DecoderTokens * 2, batch) : default;
+            LayerNormKernel.Forward(decoderOutput, m.DecoderNormWeight!, m.DecoderNormBias!, decoderNorm, decoderNormStats, batch * R.DecoderTokens, R.DecoderHidden, R.Eps, ws.Pool);
 
             // decoder_pred: [16, 32] x [32 -> 192], bias, CLS row skipped
             for (int b = 0; b < batch; b++)
@@ -558,36 +826,47 @@ namespace ViTMAE.Compiled.Generated
         /// <summary>
         /// One pre-LN transformer layer (ViTMAELayer), encoder or decoder: x += Wo·Attn(LN_before(x)); x += W2·gelu(W1·LN_after(x)).
         /// </summary>
-        private static void Layer<L>(TransformerLayerWeights w, Workspace ws, int batch, ReadOnlySpan<float> headMask, Span<float> probs)
+        private static void Layer<L>(TransformerLayerWeights w, Workspace ws, int batch, int layer, ReadOnlySpan<float> headMask, Span<float> probs)
             where L : struct, ILayerShape
         {
-            LayerBuffers buffers = LayerBuffers.Bind<L>(ws, batch);
+            LayerBuffers b = LayerBuffers.Bind<L>(ws, batch, layer);
             int rows = batch * L.Tokens;
 
             // layernorm_before: encoder [5, 64]; decoder [17, 32]
-            LayerNormKernel.Forward(buffers.X, w.LayerNormBeforeWeight, w.LayerNormBeforeBias, buffers.Norm, rows, L.Hidden, L.Eps, ws.Pool);
+            LayerNormKernel.Forward(b.X, w.LayerNormBeforeWeight, w.LayerNormBeforeBias, b.Norm1, b.Stats1, rows, L.Hidden, L.Eps, ws.Pool);
 
             // qkv: encoder [5, 64] x [64 -> 192], bias, query|key|value fused; decoder [17, 32] x [32 -> 96], bias, query|key|value fused
-            w.Qkv.Forward(buffers.Norm, buffers.Qkv, rows, pool: ws.Pool);
+            w.Qkv.Forward(b.Norm1, b.Qkv, rows, pool: ws.Pool);
 
             // attention: encoder 4 heads x [5, 16] x [16, 5] scores, softmax, x [5, 16]; decoder 4 heads x [17, 8] x [8, 17] scores, softmax, x [17, 8]
-            for (int b = 0; b < batch; b++)
+            for (int i = 0; i < batch; i++)
             {
-                AttentionKernel.Forward(buffers.Qkv.Slice(b * L.Tokens * 3 * L.Hidden, L.Tokens * 3 * L.Hidden), headMask, buffers.Context.Slice(b * L.Tokens * L.Hidden, L.Tokens * L.Hidden),
-                    Blocks.Entry(probs, b, L.Heads * L.Tokens * L.Tokens), L.Tokens, L.Heads, L.HeadDim, ws.AttentionScratch, ws.Pool);
+                Span<float> imageProbs = L.Training ? b.Probs.Slice(i * L.Heads * L.Tokens * L.Tokens, L.Heads * L.Tokens * L.Tokens) : Blocks.Entry(probs, i, L.Heads * L.Tokens * L.Tokens);
+                AttentionKernel.Forward(b.Qkv.Slice(i * L.Tokens * 3 * L.Hidden, L.Tokens * 3 * L.Hidden), headMask, b.Context.Slice(i * L.Tokens * L.Hidden, L.Tokens * L.Hidden),
+                    imageProbs, L.Tokens, L.Heads, L.HeadDim, ws.AttentionScratch, ws.Pool);
             }
 
             // attention.output: encoder [5, 64] x [64 -> 64], bias + residual; decoder [17, 32] x [32 -> 32], bias + residual
-            w.AttentionOutput.Forward(buffers.Context, buffers.X, rows, Epilogue.Accumulate, pool: ws.Pool);
+            if (L.Training) b.X.CopyTo(b.XMid); // training keeps x; inference adds in place
+            w.AttentionOutput.Forward(b.Context, b.XMid, rows, Epilogue.Accumulate, pool: ws.Pool);
 
             // layernorm_after: encoder [5, 64]; decoder [17, 32]
-            LayerNormKernel.Forward(buffers.X, w.LayerNormAfterWeight, w.LayerNormAfterBias, buffers.Norm, rows, L.Hidden, L.Eps, ws.Pool);
+            LayerNormKernel.Forward(b.XMid, w.LayerNormAfterWeight, w.LayerNormAfterBias, b.Norm2, b.Stats2, rows, L.Hidden, L.Eps, ws.Pool);
 
             // intermediate: encoder [5, 64] x [64 -> 128], bias + gelu; decoder [17, 32] x [32 -> 64], bias + gelu
-            w.Intermediate.Forward(buffers.Norm, buffers.Mlp, rows, Epilogue.Activation, L.Activation, ws.Pool);
+            if (L.Training)
+            {
+                w.Intermediate.Forward(b.Norm2, b.Pre, rows, pool: ws.Pool); // the backward pass needs the pre-activation
+                Activations.Apply(L.Activation, b.Pre, b.Post);
+            }
+            else
+            {
+                w.Intermediate.Forward(b.Norm2, b.Post, rows, Epilogue.Activation, L.Activation, ws.Pool);
+            }
 
             // output: encoder [5, 128] x [128 -> 64], bias + residual; decoder [17, 64] x [64 -> 32], bias + residual
-            w.Output.Forward(buffers.Mlp, buffers.X, rows, Epilogue.Accumulate, pool: ws.Pool);
+            if (L.Training) b.XMid.CopyTo(b.Output); // the next layer's x
+            w.Output.Forward(b.Post, b.Output, rows, Epilogue.Accumulate, pool: ws.Pool);
         }
     }
 }

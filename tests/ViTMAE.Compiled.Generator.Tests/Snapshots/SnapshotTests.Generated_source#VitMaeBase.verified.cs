@@ -295,7 +295,7 @@ namespace ViTMAE.Compiled.Generated
     using ViTMAE.Compiled.Runtime;
 
     /// <summary>
-    /// 224x224 px (the config's resolution): L = 196 patches, len_keep = 49, encoder T = 50, decoder 197 tokens; arena offsets per image.
+    /// 224x224 px (the config's resolution): L = 196 patches, len_keep = 49, encoder T = 50, decoder 197 tokens; inference arena offsets per image.
     /// </summary>
     file readonly struct At224x224 : IResolutionShape
     {
@@ -315,13 +315,59 @@ namespace ViTMAE.Compiled.Generated
         public static int DecoderLayers => 8;
         public static float Eps => 1E-12f;
         public static bool NormPixLoss => false;
-        public static int PatchesOffset => 706048; // [196, 768], steps 0-12
-        public static int EmbeddingsOffset => 0; // [196, 768], steps 1-4
-        public static int MaskOffset => 1197568; // [196, 1], steps 3-12
-        public static int LastHiddenStateOffset => 1159168; // [50, 768], steps 6-12
-        public static int DecoderTokensOffset => 0; // [50, 512], steps 7-8
-        public static int DecoderNormOffset => 150528; // [197, 512], steps 10-11
-        public static int LogitsOffset => 0; // [196, 768], steps 11-12
+        public static bool Training => false;
+        public static int PatchesOffset => 706048; // patches [196, 768], steps 0-12
+        public static int EmbeddingsOffset => 0; // embeddings [196, 768], steps 1-4
+        public static int MaskOffset => 1197568; // mask [196, 1], steps 3-12
+        public static int LastHiddenStateOffset => 1159168; // last_hidden_state [50, 768], steps 6-12
+        public static int DecoderTokensOffset => 0; // decoder_tokens [50, 512], steps 7-8
+        public static int DecoderNormOffset => 150528; // decoder_norm [197, 512], steps 10-11
+        public static int LogitsOffset => 0; // logits [196, 768], steps 11-12
+        public static int FinalStatsOffset => 0; // (training only)
+        public static int DecoderNormStatsOffset => 0; // (training only)
+        public static int DLogitsOffset => 0; // (training only)
+        public static int DDecoderNormOffset => 0; // (training only)
+        public static int DDecoderTokensOffset => 0; // (training only)
+        public static int DLastHiddenStateOffset => 0; // (training only)
+        public static int DEmbeddingsOffset => 0; // (training only)
+        public static int DPatchesOffset => 0; // (training only)
+    }
+
+    /// <summary>224x224 px for training: the training arena (26501392 floats per image), where the backward pass finds what it needs.</summary>
+    file readonly struct At224x224Training : IResolutionShape
+    {
+        public static int Index => 0;
+        public static int Height => 224;
+        public static int Width => 224;
+        public static int Channels => 3;
+        public static int PatchSize => 16;
+        public static int PatchDim => 768;
+        public static int Patches => 196;
+        public static int Kept => 49;
+        public static int Tokens => 50;
+        public static int DecoderTokens => 197;
+        public static int Hidden => 768;
+        public static int DecoderHidden => 512;
+        public static int Layers => 12;
+        public static int DecoderLayers => 8;
+        public static float Eps => 1E-12f;
+        public static bool NormPixLoss => false;
+        public static bool Training => true;
+        public static int PatchesOffset => 25759296; // patches [196, 768], steps 0-24
+        public static int EmbeddingsOffset => 0; // embeddings [196, 768], steps 1-4
+        public static int MaskOffset => 26501072; // mask [196, 1], steps 3-13
+        public static int LastHiddenStateOffset => 26462272; // last_hidden_state [50, 768], steps 6-18
+        public static int DecoderTokensOffset => 25909824; // decoder_tokens [50, 512], steps 7-8
+        public static int DecoderNormOffset => 26361408; // decoder_norm [197, 512], steps 10-14
+        public static int LogitsOffset => 25909824; // logits [196, 768], steps 11-13
+        public static int FinalStatsOffset => 26501280; // final_stats [50, 2], steps 6-19
+        public static int DecoderNormStatsOffset => 26500672; // decoder_norm_stats [197, 2], steps 10-15
+        public static int DLogitsOffset => 26060352; // d_logits [196, 768], steps 13-14
+        public static int DDecoderNormOffset => 25909824; // d_decoder_norm [197, 512], steps 14-15
+        public static int DDecoderTokensOffset => 38400; // d_decoder_tokens [50, 512], steps 17-18
+        public static int DLastHiddenStateOffset => 0; // d_last_hidden_state [50, 768], steps 18-19
+        public static int DEmbeddingsOffset => 0; // d_embeddings [196, 768], steps 21-24
+        public static int DPatchesOffset => 26210880; // d_patches [196, 768], steps 13-25
     }
 
     /// <summary>The encoder layers at 224x224 px: [50, 768], 12 heads, MLP 3072.</summary>
@@ -334,11 +380,24 @@ namespace ViTMAE.Compiled.Generated
         public static int Intermediate => 3072;
         public static float Eps => 1E-12f;
         public static Activation Activation => Activation.GeluErf;
-        public static int XOffset => 268800; // hidden [50, 768], steps 4-6
-        public static int NormOffset => 307200; // encoder_layer_norm [50, 768], steps 5-5
-        public static int QkvOffset => 153600; // encoder_qkv [50, 2304], steps 5-5
-        public static int ContextOffset => 345600; // encoder_context [50, 768], steps 5-5
-        public static int MlpOffset => 0; // encoder_mlp [50, 3072], steps 5-5
+        public static bool Training => false;
+        public static int Stride => 0;
+        public static int XOffset => 268800; // hidden [50, 768]
+        public static int Norm1Offset => 307200; // encoder_layer_norm [50, 768]
+        public static int Stats1Offset => 0; // (training only)
+        public static int QkvOffset => 153600; // encoder_qkv [50, 2304]
+        public static int ProbsOffset => 0; // (training only)
+        public static int ContextOffset => 345600; // encoder_context [50, 768]
+        public static int XMidOffset => 268800; // x, in place
+        public static int Norm2Offset => 307200; // encoder_layer_norm, shared
+        public static int Stats2Offset => 0; // (training only)
+        public static int PreOffset => 0; // (training only: the activation is fused into the GEMM)
+        public static int PostOffset => 0; // encoder_mlp [50, 3072]
+        public static int ResidualGradOffset => 0; // (training only)
+        public static int NormGradOffset => 0; // (training only)
+        public static int QkvGradOffset => 0; // (training only)
+        public static int ContextGradOffset => 0; // (training only)
+        public static int MlpGradOffset => 0; // (training only)
     }
 
     /// <summary>The decoder layers at 224x224 px: [197, 512], 16 heads, MLP 2048.</summary>
@@ -351,11 +410,84 @@ namespace ViTMAE.Compiled.Generated
         public static int Intermediate => 2048;
         public static float Eps => 1E-12f;
         public static Activation Activation => Activation.GeluErf;
-        public static int XOffset => 856576; // decoder_hidden [197, 512], steps 8-10
-        public static int NormOffset => 957440; // decoder_layer_norm [197, 512], steps 9-9
-        public static int QkvOffset => 403456; // decoder_qkv [197, 1536], steps 9-9
-        public static int ContextOffset => 1058304; // decoder_context [197, 512], steps 9-9
-        public static int MlpOffset => 0; // decoder_mlp [197, 2048], steps 9-9
+        public static bool Training => false;
+        public static int Stride => 0;
+        public static int XOffset => 856576; // decoder_hidden [197, 512]
+        public static int Norm1Offset => 957440; // decoder_layer_norm [197, 512]
+        public static int Stats1Offset => 0; // (training only)
+        public static int QkvOffset => 403456; // decoder_qkv [197, 1536]
+        public static int ProbsOffset => 0; // (training only)
+        public static int ContextOffset => 1058304; // decoder_context [197, 512]
+        public static int XMidOffset => 856576; // x, in place
+        public static int Norm2Offset => 957440; // decoder_layer_norm, shared
+        public static int Stats2Offset => 0; // (training only)
+        public static int PreOffset => 0; // (training only: the activation is fused into the GEMM)
+        public static int PostOffset => 0; // decoder_mlp [197, 2048]
+        public static int ResidualGradOffset => 0; // (training only)
+        public static int NormGradOffset => 0; // (training only)
+        public static int QkvGradOffset => 0; // (training only)
+        public static int ContextGradOffset => 0; // (training only)
+        public static int MlpGradOffset => 0; // (training only)
+    }
+
+    /// <summary>The encoder layers at 224x224 px for training: [50, 768], 12 heads, MLP 3072; one block of 644624 floats per layer.</summary>
+    file readonly struct At224x224EncoderTraining : ILayerShape
+    {
+        public static int Tokens => 50;
+        public static int Hidden => 768;
+        public static int Heads => 12;
+        public static int HeadDim => 64;
+        public static int Intermediate => 3072;
+        public static float Eps => 1E-12f;
+        public static Activation Activation => Activation.GeluErf;
+        public static bool Training => true;
+        public static int Stride => 644624;
+        public static int XOffset => 17985408;
+        public static int Norm1Offset => 18023920;
+        public static int Stats1Offset => 18023808;
+        public static int QkvOffset => 18062320;
+        public static int ProbsOffset => 18177520;
+        public static int ContextOffset => 18207520;
+        public static int XMidOffset => 18245920;
+        public static int Norm2Offset => 18284432;
+        public static int Stats2Offset => 18284320;
+        public static int PreOffset => 18322832;
+        public static int PostOffset => 18476432;
+        public static int ResidualGradOffset => 268800;
+        public static int NormGradOffset => 307200;
+        public static int QkvGradOffset => 153600;
+        public static int ContextGradOffset => 345600;
+        public static int MlpGradOffset => 0;
+    }
+
+    /// <summary>The decoder layers at 224x224 px for training: [197, 512], 16 heads, MLP 2048; one block of 2235568 floats per layer.</summary>
+    file readonly struct At224x224DecoderTraining : ILayerShape
+    {
+        public static int Tokens => 197;
+        public static int Hidden => 512;
+        public static int Heads => 16;
+        public static int HeadDim => 32;
+        public static int Intermediate => 2048;
+        public static float Eps => 1E-12f;
+        public static Activation Activation => Activation.GeluErf;
+        public static bool Training => true;
+        public static int Stride => 2235568;
+        public static int XOffset => 0;
+        public static int Norm1Offset => 101264;
+        public static int Stats1Offset => 100864;
+        public static int QkvOffset => 202128;
+        public static int ProbsOffset => 504720;
+        public static int ContextOffset => 1125664;
+        public static int XMidOffset => 1226528;
+        public static int Norm2Offset => 1327792;
+        public static int Stats2Offset => 1327392;
+        public static int PreOffset => 1428656;
+        public static int PostOffset => 1832112;
+        public static int ResidualGradOffset => 26010688;
+        public static int NormGradOffset => 706048;
+        public static int QkvGradOffset => 403456;
+        public static int ContextGradOffset => 806912;
+        public static int MlpGradOffset => 0;
     }
 
     /// <summary>
@@ -413,12 +545,14 @@ namespace ViTMAE.Compiled.Generated
             for (int layer = 0; layer < R.Layers; layer++)
             {
                 ReadOnlySpan<float> headMask = InputCheck.LayerHeadMask(inputs.HeadMask, layer, E.Heads);
-                Layer<E>(m.Encoder[layer], ws, batch, headMask, Blocks.Entry(attentions, layer, batch * E.Heads * E.Tokens * E.Tokens));
-                Blocks.Record(hidden, hiddenStates, layer + 1);
+                Layer<E>(m.Encoder[layer], ws, batch, layer, headMask, Blocks.Entry(attentions, layer, batch * E.Heads * E.Tokens * E.Tokens));
+                Blocks.Record(ws.Buffer(E.XOffset + ((layer + 1) * E.Stride), E.Tokens * E.Hidden, batch), hiddenStates, layer + 1);
             }
 
             // layernorm: [50, 768]
-            LayerNormKernel.Forward(hidden, m.NormWeight, m.NormBias, lastHiddenState, batch * R.Tokens, R.Hidden, R.Eps, ws.Pool);
+            Span<float> encoderOutput = ws.Buffer(E.XOffset + (R.Layers * E.Stride), R.Tokens * R.Hidden, batch);
+            Span<float> finalStats = R.Training ? ws.Buffer(R.FinalStatsOffset, R.Tokens * 2, batch) : default;
+            LayerNormKernel.Forward(encoderOutput, m.NormWeight, m.NormBias, lastHiddenState, finalStats, batch * R.Tokens, R.Hidden, R.Eps, ws.Pool);
 
             return new ViTMAEModelOutput(
                 new TensorView(lastHiddenState, new TensorShape(batch, R.Tokens, R.Hidden)),
@@ -459,12 +593,14 @@ namespace ViTMAE.Compiled.Generated
             for (int layer = 0; layer < R.DecoderLayers; layer++)
             {
                 ReadOnlySpan<float> headMask = InputCheck.LayerHeadMask(inputs.DecoderHeadMask, layer, D.Heads);
-                Layer<D>(m.Decoder[layer], ws, batch, headMask, Blocks.Entry(decoderAttentions, layer, batch * D.Heads * D.Tokens * D.Tokens));
-                Blocks.Record(decoderHidden, decoderHiddenStates, layer + 1);
+                Layer<D>(m.Decoder[layer], ws, batch, layer, headMask, Blocks.Entry(decoderAttentions, layer, batch * D.Heads * D.Tokens * D.Tokens));
+                Blocks.Record(ws.Buffer(D.XOffset + ((layer + 1) * D.Stride), D.Tokens * D.Hidden, batch), decoderHiddenStates, layer + 1);
             }
 
             // decoder_norm: [197, 512]
-            LayerNormKernel.Forward(decoderHidden, m.DecoderNormWeight!, m.DecoderNormBias!, decoderNorm, batch * R.DecoderTokens, R.DecoderHidden, R.Eps, ws.Pool);
+            Span<float> decoderOutput = ws.Buffer(D.XOffset + (R.DecoderLayers * D.Stride), R.DecoderTokens * R.DecoderHidden, batch);
+            Span<float> decoderNormStats = R.Training ? ws.Buffer(R.DecoderNormStatsOffset, R.DecoderTokens * 2, batch) : default;
+            LayerNormKernel.Forward(decoderOutput, m.DecoderNormWeight!, m.DecoderNormBias!, decoderNorm, decoderNormStats, batch * R.DecoderTokens, R.DecoderHidden, R.Eps, ws.Pool);
 
             // decoder_pred: [196, 512] x [512 -> 768], bias, CLS row skipped
             for (int b = 0; b < batch; b++)
@@ -486,36 +622,47 @@ namespace ViTMAE.Compiled.Generated
         /// <summary>
         /// One pre-LN transformer layer (ViTMAELayer), encoder or decoder: x += Wo·Attn(LN_before(x)); x += W2·gelu(W1·LN_after(x)).
         /// </summary>
-        private static void Layer<L>(TransformerLayerWeights w, Workspace ws, int batch, ReadOnlySpan<float> headMask, Span<float> probs)
+        private static void Layer<L>(TransformerLayerWeights w, Workspace ws, int batch, int layer, ReadOnlySpan<float> headMask, Span<float> probs)
             where L : struct, ILayerShape
         {
-            LayerBuffers buffers = LayerBuffers.Bind<L>(ws, batch);
+            LayerBuffers b = LayerBuffers.Bind<L>(ws, batch, layer);
             int rows = batch * L.Tokens;
 
             // layernorm_before: encoder [50, 768]; decoder [197, 512]
-            LayerNormKernel.Forward(buffers.X, w.LayerNormBeforeWeight, w.LayerNormBeforeBias, buffers.Norm, rows, L.Hidden, L.Eps, ws.Pool);
+            LayerNormKernel.Forward(b.X, w.LayerNormBeforeWeight, w.LayerNormBeforeBias, b.Norm1, b.Stats1, rows, L.Hidden, L.Eps, ws.Pool);
 
             // qkv: encoder [50, 768] x [768 -> 2304], bias, query|key|value fused; decoder [197, 512] x [512 -> 1536], bias, query|key|value fused
-            w.Qkv.Forward(buffers.Norm, buffers.Qkv, rows, pool: ws.Pool);
+            w.Qkv.Forward(b.Norm1, b.Qkv, rows, pool: ws.Pool);
 
             // attention: encoder 12 heads x [50, 64] x [64, 50] scores, softmax, x [50, 64]; decoder 16 heads x [197, 32] x [32, 197] scores, softmax, x [197, 32]
-            for (int b = 0; b < batch; b++)
+            for (int i = 0; i < batch; i++)
             {
-                AttentionKernel.Forward(buffers.Qkv.Slice(b * L.Tokens * 3 * L.Hidden, L.Tokens * 3 * L.Hidden), headMask, buffers.Context.Slice(b * L.Tokens * L.Hidden, L.Tokens * L.Hidden),
-                    Blocks.Entry(probs, b, L.Heads * L.Tokens * L.Tokens), L.Tokens, L.Heads, L.HeadDim, ws.AttentionScratch, ws.Pool);
+                Span<float> imageProbs = L.Training ? b.Probs.Slice(i * L.Heads * L.Tokens * L.Tokens, L.Heads * L.Tokens * L.Tokens) : Blocks.Entry(probs, i, L.Heads * L.Tokens * L.Tokens);
+                AttentionKernel.Forward(b.Qkv.Slice(i * L.Tokens * 3 * L.Hidden, L.Tokens * 3 * L.Hidden), headMask, b.Context.Slice(i * L.Tokens * L.Hidden, L.Tokens * L.Hidden),
+                    imageProbs, L.Tokens, L.Heads, L.HeadDim, ws.AttentionScratch, ws.Pool);
             }
 
             // attention.output: encoder [50, 768] x [768 -> 768], bias + residual; decoder [197, 512] x [512 -> 512], bias + residual
-            w.AttentionOutput.Forward(buffers.Context, buffers.X, rows, Epilogue.Accumulate, pool: ws.Pool);
+            if (L.Training) b.X.CopyTo(b.XMid); // training keeps x; inference adds in place
+            w.AttentionOutput.Forward(b.Context, b.XMid, rows, Epilogue.Accumulate, pool: ws.Pool);
 
             // layernorm_after: encoder [50, 768]; decoder [197, 512]
-            LayerNormKernel.Forward(buffers.X, w.LayerNormAfterWeight, w.LayerNormAfterBias, buffers.Norm, rows, L.Hidden, L.Eps, ws.Pool);
+            LayerNormKernel.Forward(b.XMid, w.LayerNormAfterWeight, w.LayerNormAfterBias, b.Norm2, b.Stats2, rows, L.Hidden, L.Eps, ws.Pool);
 
             // intermediate: encoder [50, 768] x [768 -> 3072], bias + gelu; decoder [197, 512] x [512 -> 2048], bias + gelu
-            w.Intermediate.Forward(buffers.Norm, buffers.Mlp, rows, Epilogue.Activation, L.Activation, ws.Pool);
+            if (L.Training)
+            {
+                w.Intermediate.Forward(b.Norm2, b.Pre, rows, pool: ws.Pool); // the backward pass needs the pre-activation
+                Activations.Apply(L.Activation, b.Pre, b.Post);
+            }
+            else
+            {
+                w.Intermediate.Forward(b.Norm2, b.Post, rows, Epilogue.Activation, L.Activation, ws.Pool);
+            }
 
             // output: encoder [50, 3072] x [3072 -> 768], bias + residual; decoder [197, 2048] x [2048 -> 512], bias + residual
-            w.Output.Forward(buffers.Mlp, buffers.X, rows, Epilogue.Accumulate, pool: ws.Pool);
+            if (L.Training) b.XMid.CopyTo(b.Output); // the next layer's x
+            w.Output.Forward(b.Post, b.Output, rows, Epilogue.Accumulate, pool: ws.Pool);
         }
     }
 }

@@ -49,25 +49,3 @@ internal static class Codec
 
     public static string Hex(ReadOnlySpan<byte> bytes) => Convert.ToHexString(bytes);
 }
-
-/// <summary>What a container walk learned from the header (the stb-backed decoders use it).</summary>
-internal sealed class HeaderInfo
-{
-    public HeaderInfo(byte[] data) => Data = data;
-
-    public byte[] Data { get; set; }
-
-    public int Width { get; set; }
-
-    public int Height { get; set; }
-
-    public bool Grey16 { get; set; }
-
-    public int GifPaletteOffset { get; set; }
-
-    public int GifPaletteEntries { get; set; }
-
-    public int GifTransparentIndex { get; set; } = -1;
-
-    public System.Collections.Generic.List<int> GifTransparencyFlagOffsets { get; } = [];
-}
