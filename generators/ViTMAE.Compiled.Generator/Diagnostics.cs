@@ -24,6 +24,7 @@ namespace ViTMAE.Compiled.Generator
         public static readonly DiagnosticDescriptor UnsupportedGeometry = Error(ConfigDiagnosticIds.UnsupportedGeometry, "Unsupported patch or image geometry");
         public static readonly DiagnosticDescriptor InvalidMetadata = Error(ConfigDiagnosticIds.InvalidMetadata, "Invalid ViTMAE item metadata");
         public static readonly DiagnosticDescriptor ValueOutOfRange = Error(ConfigDiagnosticIds.ValueOutOfRange, "Config value out of range");
+        public static readonly DiagnosticDescriptor ModelTooLarge = Error(ConfigDiagnosticIds.ModelTooLarge, "Model too large");
 
         public static DiagnosticDescriptor ById(string id) => id switch
         {
@@ -40,6 +41,7 @@ namespace ViTMAE.Compiled.Generator
             ConfigDiagnosticIds.UnsupportedGeometry => UnsupportedGeometry,
             ConfigDiagnosticIds.InvalidMetadata => InvalidMetadata,
             ConfigDiagnosticIds.ValueOutOfRange => ValueOutOfRange,
+            ConfigDiagnosticIds.ModelTooLarge => ModelTooLarge,
             _ => throw new ArgumentOutOfRangeException(nameof(id), id, "unknown diagnostic ID"),
         };
 

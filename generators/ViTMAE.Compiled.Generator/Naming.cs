@@ -104,6 +104,13 @@ namespace ViTMAE.Compiled.Generator
                     continue;
                 }
 
+                if (ViTMAEConfigParser.SizeProblem(spec with { ImageHeight = h, ImageWidth = w }) is { } tooLarge)
+                {
+                    diagnostics.Add(DiagnosticInfo.AtStart(ConfigDiagnosticIds.ModelTooLarge, file.Path,
+                        "ViTMAEResolutions entry '" + item + "': " + tooLarge.Message));
+                    continue;
+                }
+
                 int patches = (h / spec.PatchSize) * (w / spec.PatchSize);
                 if (ViTMAESpec.KeptPatches(patches, spec.MaskRatio) < 1)
                 {

@@ -15,7 +15,11 @@ namespace ViTMAE.Compiled.Generator
     internal static partial class ViTMAEEmitter
     {
         internal const string GeneratorName = "ViTMAE.Compiled.Generator";
-        internal const string GeneratorVersion = "0.1.0";
+        /// <summary>The package version (from the build's <c>Version</c> property, stamped into the assembly's metadata).</summary>
+        internal static readonly string GeneratorVersion = typeof(ViTMAEEmitter).Assembly
+            .GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
+            .OfType<System.Reflection.AssemblyMetadataAttribute>()
+            .FirstOrDefault(a => a.Key == "PackageVersion")?.Value ?? "0.0.0";
 
         public static string Emit(ModelTarget target, ViTMAEPlan plan)
         {
@@ -27,6 +31,9 @@ namespace ViTMAE.Compiled.Generator
             w.Line("// Edits are lost: change the config (or the generator) instead.");
             w.Line("#nullable enable");
             w.Line();
+
+            // The class the project asked for, in its namespace: constants, the plan, the public API. The implementation
+            // follows in the generator's own namespace, where plain using directives keep it readable.
             if (target.Namespace.Length > 0)
             {
                 w.Open("namespace " + target.Namespace);
@@ -39,14 +46,15 @@ namespace ViTMAE.Compiled.Generator
             w.Line();
             EmitPlanConstants(w, plan);
             w.Line();
-            EmitWeightLayout(w, s);
-            EmitModel(w, target, plan);
+            EmitApi(w, target, plan);
             w.Close();
             if (target.Namespace.Length > 0)
             {
                 w.Close();
             }
 
+            w.Line();
+            EmitImplementation(w, target, plan);
             return w.ToString();
         }
 
@@ -65,7 +73,7 @@ namespace ViTMAE.Compiled.Generator
             w.Line("/// </remarks>");
         }
 
-        /// <summary>The plan in plain text lines: shared by the remarks and the <c>PlanSummary</c> constant.</summary>
+        /// <summary>The plan in plain text lines, read off its steps: shared by the remarks and the <c>PlanSummary</c> constant.</summary>
         internal static List<string> PlanSummaryLines(ViTMAEPlan plan)
         {
             ViTMAESpec s = plan.Spec;
@@ -76,11 +84,19 @@ namespace ViTMAE.Compiled.Generator
                 " -> L = " + I(r.NumPatches) + " patches of " + I(s.PatchDim) + " values; mask_ratio " + D(s.MaskRatio) +
                 " keeps len_keep = int(" + I(r.NumPatches) + " * (1 - " + D(s.MaskRatio) + ")) = " + I(r.LenKeep) +
                 "; encoder sequence T = " + I(r.EncoderTokens) + " (CLS + kept), decoder sequence " + I(r.DecoderTokens) + " (CLS + all patches).",
-                "GEMMs per image (M x N x K x repeat, epilogue):",
+                "Steps per image (shapes, FLOPs):",
             };
-            foreach (GemmShape g in r.Gemms)
+            for (int i = 0; i < r.Steps.Count; i++)
             {
-                lines.Add("  " + g.Name + ": " + I(g.M) + " x " + I(g.N) + " x " + I(g.K) + " x " + I(g.Repeat) + ", " + g.Fusion + " (" + Flop(g.Flops) + ")");
+                Step step = r.Steps[i];
+                lines.Add("  " + I(i) + ". " + step.Name + ": " + step.Describe() + (step.Flops > 0 ? " (" + Flop(step.Flops) + ")" : ""));
+                if (step is LayerStackStep stack)
+                {
+                    foreach (Step inner in stack.Layer.Steps)
+                    {
+                        lines.Add("       " + inner.Name + ": " + inner.Describe() + (inner.Flops > 0 ? " (" + Flop(inner.Flops) + " per layer)" : ""));
+                    }
+                }
             }
 
             lines.Add("FLOPs per image: ViTMAEModel " + Flop(r.ModelFlops) + ", ViTMAEForPreTraining " + Flop(r.PreTrainingFlops) + ".");
@@ -150,58 +166,6 @@ namespace ViTMAE.Compiled.Generator
             }
         }
 
-        private static void EmitWeightLayout(CodeWriter w, ViTMAESpec s)
-        {
-            int layerTensors = s.QkvBias ? 16 : 13;
-            int count = 4 + (s.NumHiddenLayers * layerTensors) + 2 + 6 + (s.DecoderNumHiddenLayers * layerTensors) + 2;
-            w.Line("// ---- Weights: what this model reads from a Hugging Face ViTMAEForPreTraining checkpoint. ----");
-            w.Line("/// <summary>");
-            w.Line("/// Every tensor of the model, with its Hugging Face key and shape (" + I(count) + " tensors). A <c>ViTMAEModel</c>");
-            w.Line("/// checkpoint holds the <c>vit.*</c> part without the <c>vit.</c> prefix and no decoder.");
-            w.Line("/// </summary>");
-            w.Line("public static global::System.Collections.Generic.IReadOnlyList<global::ViTMAE.Compiled.WeightSpec> WeightLayout { get; } = CreateWeightLayout();");
-            w.Line();
-            w.Open("private static global::ViTMAE.Compiled.WeightSpec[] CreateWeightLayout()");
-            w.Line("var layout = new global::System.Collections.Generic.List<global::ViTMAE.Compiled.WeightSpec>(" + I(count) + ");");
-            w.Line();
-            w.Line("// Embeddings: CLS token, the (checkpoint-stored) sin-cos position table incl. CLS, and the patch projection,");
-            w.Line("// a stride-" + I(s.PatchSize) + " convolution that runs as a GEMM over patches.");
-            Add(w, "vit.embeddings.cls_token", 1, 1, s.HiddenSize);
-            Add(w, "vit.embeddings.position_embeddings", 1, s.NumPatches + 1, s.HiddenSize);
-            Add(w, "vit.embeddings.patch_embeddings.projection.weight", s.HiddenSize, s.NumChannels, s.PatchSize, s.PatchSize);
-            Add(w, "vit.embeddings.patch_embeddings.projection.bias", s.HiddenSize);
-            w.Line();
-            w.Line("// Encoder: " + I(s.NumHiddenLayers) + " pre-LN layers, then the final LayerNorm.");
-            EmitLayerLoop(w, "vit.encoder.layer.", s.NumHiddenLayers, "HiddenSize", "IntermediateSize");
-            Add(w, "vit.layernorm.weight", s.HiddenSize);
-            Add(w, "vit.layernorm.bias", s.HiddenSize);
-            w.Line();
-            w.Line("// Decoder input: projection to the decoder width, the mask token, the decoder's position table incl. CLS.");
-            Add(w, "decoder.decoder_embed.weight", s.DecoderHiddenSize, s.HiddenSize);
-            Add(w, "decoder.decoder_embed.bias", s.DecoderHiddenSize);
-            Add(w, "decoder.mask_token", 1, 1, s.DecoderHiddenSize);
-            Add(w, "decoder.decoder_pos_embed", 1, s.NumPatches + 1, s.DecoderHiddenSize);
-            w.Line();
-            w.Line("// Decoder: " + I(s.DecoderNumHiddenLayers) + " pre-LN layers (same activation, qkv_bias and eps as the encoder), norm, pixel prediction.");
-            EmitLayerLoop(w, "decoder.decoder_layers.", s.DecoderNumHiddenLayers, "DecoderHiddenSize", "DecoderIntermediateSize");
-            Add(w, "decoder.decoder_norm.weight", s.DecoderHiddenSize);
-            Add(w, "decoder.decoder_norm.bias", s.DecoderHiddenSize);
-            Add(w, "decoder.decoder_pred.weight", s.PatchDim, s.DecoderHiddenSize);
-            Add(w, "decoder.decoder_pred.bias", s.PatchDim);
-            w.Line("return layout.ToArray();");
-            w.Close();
-        }
-
-        private static void EmitLayerLoop(CodeWriter w, string prefix, int layers, string hidden, string intermediate)
-        {
-            w.Open("for (int layer = 0; layer < " + I(layers) + "; layer++)");
-            w.Line("global::ViTMAE.Compiled.WeightSpec.AddTransformerLayer(layout, " + Str(prefix) + ", layer, " + hidden + ", " + intermediate + ", QkvBias);");
-            w.Close();
-        }
-
-        private static void Add(CodeWriter w, string key, params int[] shape) =>
-            w.Line("layout.Add(new global::ViTMAE.Compiled.WeightSpec(" + Str(key) + ", " + string.Join(", ", shape.Select(I)) + "));");
-
         private static void Const(CodeWriter w, string type, string name, string value, string doc)
         {
             w.Line("/// <summary>" + doc + "</summary>");
@@ -228,11 +192,11 @@ namespace ViTMAE.Compiled.Generator
         }
 
         /// <summary>FLOPs with a unit that keeps three significant decimals readable ("8.820 GFLOP", "3.152 MFLOP").</summary>
-        private static string Flop(long flops) => flops >= 1_000_000_000
+        internal static string Flop(long flops) => flops >= 1_000_000_000
             ? (flops / 1e9).ToString("0.000", CultureInfo.InvariantCulture) + " GFLOP"
             : (flops / 1e6).ToString("0.000", CultureInfo.InvariantCulture) + " MFLOP";
 
-        private static string Kib(long bytes) => (bytes / 1024.0).ToString("0.0", CultureInfo.InvariantCulture);
+        internal static string Kib(long bytes) => (bytes / 1024.0).ToString("0.0", CultureInfo.InvariantCulture);
 
         internal static string Str(string value)
         {
@@ -287,6 +251,10 @@ namespace ViTMAE.Compiled.Generator
                 Line("{");
                 _indent++;
             }
+
+            public void Indent() => _indent++;
+
+            public void Outdent() => _indent--;
 
             public void Close(string suffix = "")
             {

@@ -8,8 +8,9 @@ using ViTMAE.Compiled.Generator.Model;
 namespace ViTMAE.Compiled.Generator
 {
     /// <summary>
-    /// Spec → plan: the shapes of every step of ViTMAEForPreTraining's forward pass for one image, and a static
-    /// buffer table whose buffers share memory when their live ranges do not overlap. Pure function of the spec.
+    /// Spec → plan: the steps of ViTMAEForPreTraining's forward pass for one image (each with its shapes, FLOPs and the
+    /// buffers it touches), and a static buffer table whose buffers share memory when their live ranges, read off the
+    /// steps, do not overlap. Pure function of the spec.
     /// </summary>
     internal static class ViTMAEPlanner
     {
@@ -42,58 +43,161 @@ namespace ViTMAE.Compiled.Generator
             int p = spec.PatchDim;
             int d = spec.HiddenSize;
             int dd = spec.DecoderHiddenSize;
-            int n = spec.NumHiddenLayers;
-            int m = spec.DecoderNumHiddenLayers;
-            string act = spec.HiddenAct;
+            LayerPlan encoder = Layer("encoder", PlanStage.Encoder, t, d, spec.NumAttentionHeads, spec.IntermediateSize, spec.HiddenAct, Buffers.Hidden, spec.QkvBias);
+            LayerPlan decoder = Layer("decoder", PlanStage.Decoder, td, dd, spec.DecoderNumAttentionHeads, spec.DecoderIntermediateSize, spec.HiddenAct, Buffers.DecoderHidden, spec.QkvBias);
 
-            var gemms = new List<GemmShape>
+            // The forward pass of ViTMAEForPreTraining for one image, in order. ViTMAEModel is the steps up to the final
+            // LayerNorm. Every emitted call, the FLOP count and the buffer table come from this list.
+            var steps = new List<Step>
             {
-                new GemmShape("patch_embeddings", PlanStage.Embeddings, l, d, p, 1, "bias + position embedding"),
-                new GemmShape("encoder.qkv", PlanStage.Encoder, t, 3 * d, d, n, spec.QkvBias ? "fused Q|K|V, bias" : "fused Q|K|V"),
-                new GemmShape("encoder.attention.scores", PlanStage.Encoder, t, t, spec.HeadDim, n * spec.NumAttentionHeads, "scale, softmax"),
-                new GemmShape("encoder.attention.context", PlanStage.Encoder, t, spec.HeadDim, t, n * spec.NumAttentionHeads, "head_mask"),
-                new GemmShape("encoder.attention.output", PlanStage.Encoder, t, d, d, n, "bias + residual"),
-                new GemmShape("encoder.intermediate", PlanStage.Encoder, t, spec.IntermediateSize, d, n, "bias + " + act),
-                new GemmShape("encoder.output", PlanStage.Encoder, t, d, spec.IntermediateSize, n, "bias + residual"),
-                new GemmShape("decoder_embed", PlanStage.Decoder, t, dd, d, 1, "bias"),
-                new GemmShape("decoder.qkv", PlanStage.Decoder, td, 3 * dd, dd, m, spec.QkvBias ? "fused Q|K|V, bias" : "fused Q|K|V"),
-                new GemmShape("decoder.attention.scores", PlanStage.Decoder, td, td, spec.DecoderHeadDim, m * spec.DecoderNumAttentionHeads, "scale, softmax"),
-                new GemmShape("decoder.attention.context", PlanStage.Decoder, td, spec.DecoderHeadDim, td, m * spec.DecoderNumAttentionHeads, "head_mask"),
-                new GemmShape("decoder.attention.output", PlanStage.Decoder, td, dd, dd, m, "bias + residual"),
-                new GemmShape("decoder.intermediate", PlanStage.Decoder, td, spec.DecoderIntermediateSize, dd, m, "bias + " + act),
-                new GemmShape("decoder.output", PlanStage.Decoder, td, dd, spec.DecoderIntermediateSize, m, "bias + residual"),
-                new GemmShape("decoder_pred", PlanStage.Decoder, l, p, dd, 1, "bias, CLS row skipped"),
+                new PatchifyStep(l, p),
+                new LinearStep("patch_embeddings", PlanStage.Embeddings, "PatchEmbedding", Buffers.Patches, Buffers.Embeddings, l, d, p, LinearEpilogue.None, "", "the stride-" + I(spec.PatchSize) + " convolution"),
+                new AddPositionsStep(l, d),
+                new MaskingStep(l, keep),
+                new GatherKeptStep(t, d),
+                new LayerStackStep("encoder", PlanStage.Encoder, spec.NumHiddenLayers, encoder),
+                new LayerNormStep("layernorm", PlanStage.Encoder, "Norm", Buffers.Hidden, Buffers.LastHiddenState, t, d),
+                new LinearStep("decoder_embed", PlanStage.Decoder, "DecoderEmbed", Buffers.LastHiddenState, Buffers.DecoderTokens, t, dd, d, LinearEpilogue.None, "", ""),
+                new UnshuffleStep(td, dd),
+                new LayerStackStep("decoder", PlanStage.Decoder, spec.DecoderNumHiddenLayers, decoder),
+                new LayerNormStep("decoder_norm", PlanStage.Decoder, "DecoderNorm", Buffers.DecoderHidden, Buffers.DecoderNorm, td, dd),
+                new LinearStep("decoder_pred", PlanStage.Decoder, "DecoderPred", Buffers.DecoderNorm, Buffers.Logits, l, p, dd, LinearEpilogue.None, "", "CLS row skipped"),
+                new LossStep(l, p, spec.NormPixLoss),
             };
 
-            // Steps of the forward pass, in order; a buffer lives from the first to the last step that touches it.
-            int patchify = 0, embed = 1, mask = 2, encFirst = 3, encLast = 3 + n - 1, finalNorm = 3 + n;
-            int decEmbed = finalNorm + 1, unshuffle = decEmbed + 1, decFirst = unshuffle + 1, decLast = decFirst + m - 1;
-            int decNorm = decLast + 1, pred = decNorm + 1, loss = pred + 1;
-
-            var slots = new List<BufferSlot>
+            // Buffer shapes (per image), and live ranges from the steps that touch them. The call's outputs
+            // (last_hidden_state, mask, logits) are views the caller reads after the call: they live to the last step.
+            var shapes = new (string Name, int Rows, int Cols)[]
             {
-                Slot("patches", l, p, patchify, loss),
-                Slot("embeddings", l, d, embed, mask),
-                Slot("mask", l, 1, mask, loss),
-                Slot("hidden", t, d, mask, finalNorm),
-                Slot("encoder_norm", t, d, encFirst, encLast),
-                Slot("encoder_qkv", t, 3 * d, encFirst, encLast),
-                Slot("encoder_context", t, d, encFirst, encLast),
-                Slot("encoder_mlp", t, spec.IntermediateSize, encFirst, encLast),
-                Slot("last_hidden_state", t, d, finalNorm, loss),
-                Slot("decoder_tokens", t, dd, decEmbed, unshuffle),
-                Slot("decoder_hidden", td, dd, unshuffle, decNorm),
-                Slot("decoder_norm", td, dd, decFirst, pred),
-                Slot("decoder_qkv", td, 3 * dd, decFirst, decLast),
-                Slot("decoder_context", td, dd, decFirst, decLast),
-                Slot("decoder_mlp", td, spec.DecoderIntermediateSize, decFirst, decLast),
-                Slot("logits", l, p, pred, loss),
+                (Buffers.Patches, l, p),
+                (Buffers.Embeddings, l, d),
+                (Buffers.Mask, l, 1),
+                (Buffers.Hidden, t, d),
+                (encoder.Norm, t, d),
+                (encoder.Qkv, t, 3 * d),
+                (encoder.Context, t, d),
+                (encoder.Mlp, t, spec.IntermediateSize),
+                (Buffers.LastHiddenState, t, d),
+                (Buffers.DecoderTokens, t, dd),
+                (Buffers.DecoderHidden, td, dd),
+                (decoder.Norm, td, dd),
+                (decoder.Qkv, td, 3 * dd),
+                (decoder.Context, td, dd),
+                (decoder.Mlp, td, spec.DecoderIntermediateSize),
+                (Buffers.DecoderNorm, td, dd),
+                (Buffers.Logits, l, p),
             };
+            var outputs = new[] { Buffers.LastHiddenState, Buffers.Mask, Buffers.Logits };
+            var slots = new List<BufferSlot>();
+            foreach ((string name, int rows, int cols) in shapes)
+            {
+                int first = steps.FindIndex(s => s.Touches.Contains(name));
+                int last = Array.IndexOf(outputs, name) >= 0 ? steps.Count - 1 : steps.FindLastIndex(s => s.Touches.Contains(name));
+                slots.Add(new BufferSlot(name, rows, cols, first, last, 0));
+            }
 
             List<BufferSlot> placed = Place(slots);
             int arena = placed.Count == 0 ? 0 : placed.Max(s => s.OffsetPerImage + RoundUp(s.FloatsPerImage));
-            return new ResolutionPlan(height, width, gh, gw, keep, new EquatableArray<GemmShape>(gemms), new EquatableArray<BufferSlot>(placed), arena);
+            TrainingPlan training = PlanTraining(spec, steps, l, t, td, p, d, dd, encoder, decoder);
+            return new ResolutionPlan(height, width, gh, gw, keep, new EquatableArray<Step>(steps), new EquatableArray<BufferSlot>(placed), arena, training);
         }
+
+        /// <summary>
+        /// The training arena: what each step's backward needs kept from the forward, and the gradients flowing back. Live ranges
+        /// are in a timeline of 2·F steps: forward step i at i, its backward at 2·F − 1 − i.
+        /// </summary>
+        private static TrainingPlan PlanTraining(ViTMAESpec spec, List<Step> steps, int l, int t, int td, int p, int d, int dd, LayerPlan encoder, LayerPlan decoder)
+        {
+            int f = steps.Count;
+            int Fwd(string name) => steps.FindIndex(s => s.Name == name);
+            int Bwd(string name) => (2 * f) - 1 - Fwd(name);
+            LayerBlockLayout encoderBlock = Block(encoder), decoderBlock = Block(decoder);
+            int encoderStack = (spec.NumHiddenLayers * encoderBlock.Stride) + RoundUp(t * d);
+            int decoderStack = (spec.DecoderNumHiddenLayers * decoderBlock.Stride) + RoundUp(td * dd);
+
+            // (name, rows, cols, first, last): saved activations live from the forward step that writes them to the backward step
+            // that last reads them; gradients from the backward step that writes them to the one that consumes them.
+            var slots = new List<BufferSlot>
+            {
+                Slot(Buffers.Patches, l, p, Fwd("patchify"), Bwd("patch_embeddings")),
+                Slot(Buffers.Embeddings, l, d, Fwd("patch_embeddings"), Fwd("gather_kept")),
+                Slot(Buffers.Mask, l, 1, Fwd("random_masking"), Bwd("loss")),
+                Slot(TrainingBuffers.EncoderLayers, 1, encoderStack, Fwd("gather_kept"), Bwd("layernorm")),
+                Slot(TrainingBuffers.FinalStats, t, 2, Fwd("layernorm"), Bwd("layernorm")),
+                Slot(Buffers.LastHiddenState, t, d, Fwd("layernorm"), Bwd("decoder_embed")),
+                Slot(Buffers.DecoderTokens, t, dd, Fwd("decoder_embed"), Fwd("unshuffle")),
+                Slot(TrainingBuffers.DecoderLayers, 1, decoderStack, Fwd("unshuffle"), Bwd("decoder_norm")),
+                Slot(Buffers.DecoderNorm, td, dd, Fwd("decoder_norm"), Bwd("decoder_pred")),
+                Slot(TrainingBuffers.DecoderNormStats, td, 2, Fwd("decoder_norm"), Bwd("decoder_norm")),
+                Slot(Buffers.Logits, l, p, Fwd("decoder_pred"), Bwd("loss")),
+                Slot(TrainingBuffers.DLogits, l, p, Bwd("loss"), Bwd("decoder_pred")),
+                Slot(TrainingBuffers.DDecoderNorm, td, dd, Bwd("decoder_pred"), Bwd("decoder_norm")),
+                Slot(TrainingBuffers.DecoderResidualGrad, td, dd, Bwd("decoder_norm"), Bwd("unshuffle")),
+                Slot(TrainingBuffers.DecoderNormGrad, td, dd, Bwd("decoder"), Bwd("decoder")),
+                Slot(TrainingBuffers.DecoderQkvGrad, td, 3 * dd, Bwd("decoder"), Bwd("decoder")),
+                Slot(TrainingBuffers.DecoderContextGrad, td, dd, Bwd("decoder"), Bwd("decoder")),
+                Slot(TrainingBuffers.DecoderMlpGrad, td, spec.DecoderIntermediateSize, Bwd("decoder"), Bwd("decoder")),
+                Slot(TrainingBuffers.DDecoderTokens, t, dd, Bwd("unshuffle"), Bwd("decoder_embed")),
+                Slot(TrainingBuffers.DLastHiddenState, t, d, Bwd("decoder_embed"), Bwd("layernorm")),
+                Slot(TrainingBuffers.EncoderResidualGrad, t, d, Bwd("layernorm"), Bwd("gather_kept")),
+                Slot(TrainingBuffers.EncoderNormGrad, t, d, Bwd("encoder"), Bwd("encoder")),
+                Slot(TrainingBuffers.EncoderQkvGrad, t, 3 * d, Bwd("encoder"), Bwd("encoder")),
+                Slot(TrainingBuffers.EncoderContextGrad, t, d, Bwd("encoder"), Bwd("encoder")),
+                Slot(TrainingBuffers.EncoderMlpGrad, t, spec.IntermediateSize, Bwd("encoder"), Bwd("encoder")),
+                Slot(TrainingBuffers.DEmbeddings, l, d, Bwd("gather_kept"), Bwd("patch_embeddings")),
+                Slot(TrainingBuffers.DPatches, l, p, Bwd("loss"), Bwd("patchify")),
+            };
+
+            List<BufferSlot> placed = Place(slots);
+            int arena = placed.Max(s => s.OffsetPerImage + RoundUp(s.FloatsPerImage));
+
+            // Backward FLOPs: every Linear costs twice its forward (input and weight gradients), attention twice its forward
+            // products (dV, dP, dQ, dK); the patch projection's input gradient (only for pixel gradients) is counted too.
+            long backward = 2 * steps.Sum(s => s.Flops);
+            return new TrainingPlan(new EquatableArray<BufferSlot>(placed), arena, encoderBlock, decoderBlock, backward);
+        }
+
+        /// <summary>One layer's saved values, one after the other, each on a 64-byte boundary.</summary>
+        private static LayerBlockLayout Block(LayerPlan layer)
+        {
+            int t = layer.Tokens, d = layer.Hidden;
+            int offset = 0;
+            int Next(int floats)
+            {
+                int at = offset;
+                offset += RoundUp(floats);
+                return at;
+            }
+
+            int x = Next(t * d), stats1 = Next(t * 2), norm1 = Next(t * d), qkv = Next(t * 3 * d), probs = Next(layer.Heads * t * t);
+            int context = Next(t * d), xMid = Next(t * d), stats2 = Next(t * 2), norm2 = Next(t * d), pre = Next(t * layer.Intermediate);
+            int post = Next(t * layer.Intermediate);
+            return new LayerBlockLayout(offset, x, stats1, norm1, qkv, probs, context, xMid, stats2, norm2, pre, post, offset);
+        }
+
+        private static BufferSlot Slot(string name, int rows, int cols, int first, int last) => new BufferSlot(name, rows, cols, first, last, 0);
+
+        /// <summary>
+        /// The steps of one pre-LN layer (<c>ViTMAELayer</c>): x += Wo·Attn(LN_before(x)); x += W2·act(W1·LN_after(x)).
+        /// The encoder and the decoder use the same steps at their own shapes and buffers.
+        /// </summary>
+        private static LayerPlan Layer(string prefix, PlanStage stage, int tokens, int hidden, int heads, int intermediate, string activation, string x, bool qkvBias)
+        {
+            string norm = prefix + "_layer_norm", qkv = prefix + "_qkv", context = prefix + "_context", mlp = prefix + "_mlp";
+            var steps = new Step[]
+            {
+                new LayerNormStep(prefix + ".layernorm_before", stage, "LayerNormBefore", x, norm, tokens, hidden),
+                new LinearStep(prefix + ".qkv", stage, "Qkv", norm, qkv, tokens, 3 * hidden, hidden, LinearEpilogue.None, "", qkvBias ? "query|key|value fused" : "query|key|value fused, no bias"),
+                new AttentionStep(prefix + ".attention", stage, qkv, context, tokens, heads, hidden / heads),
+                new LinearStep(prefix + ".attention.output", stage, "AttentionOutput", context, x, tokens, hidden, hidden, LinearEpilogue.Accumulate, "", ""),
+                new LayerNormStep(prefix + ".layernorm_after", stage, "LayerNormAfter", x, norm, tokens, hidden),
+                new LinearStep(prefix + ".intermediate", stage, "Intermediate", norm, mlp, tokens, intermediate, hidden, LinearEpilogue.Activation, activation, ""),
+                new LinearStep(prefix + ".output", stage, "Output", mlp, x, tokens, hidden, intermediate, LinearEpilogue.Accumulate, "", ""),
+            };
+            return new LayerPlan(prefix, tokens, hidden, heads, hidden / heads, intermediate, activation, x, norm, qkv, context, mlp, new EquatableArray<Step>(steps));
+        }
+
+        private static string I(int value) => value.ToString(CultureInfo.InvariantCulture);
 
         /// <summary>
         /// Greedy first-fit placement, largest buffer first: each buffer goes to the lowest aligned offset where it
@@ -127,9 +231,6 @@ namespace ViTMAE.Compiled.Generator
 
             return result.ToList();
         }
-
-        private static BufferSlot Slot(string name, int rows, int cols, int first, int last) =>
-            new BufferSlot(name, "[" + rows.ToString(CultureInfo.InvariantCulture) + ", " + cols.ToString(CultureInfo.InvariantCulture) + "]", rows * cols, first, last, 0);
 
         private static int RoundUp(int floats) => (floats + AlignmentFloats - 1) / AlignmentFloats * AlignmentFloats;
     }

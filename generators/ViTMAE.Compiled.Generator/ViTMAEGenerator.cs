@@ -26,6 +26,7 @@ namespace ViTMAE.Compiled.Generator
             public const string Parsed = nameof(Parsed);
             public const string ClassNames = nameof(ClassNames);
             public const string Checked = nameof(Checked);
+            public const string Planned = nameof(Planned);
             public const string Source = nameof(Source);
         }
 
@@ -39,14 +40,15 @@ namespace ViTMAE.Compiled.Generator
 
             IncrementalValuesProvider<ConfigFile> files = context.AdditionalTextsProvider
                 .Combine(context.AnalyzerConfigOptionsProvider)
-                .Select(static (pair, _) => ConfigFile.FromMetadata(pair.Left, pair.Right.GetOptions(pair.Left)))
+                .Select(static (pair, ct) => ConfigFile.FromMetadata(pair.Left, pair.Right.GetOptions(pair.Left), ct))
                 .Where(static file => file is not null)
                 .Select(static (file, _) => file!)
                 .Combine(rootNamespace)
                 .Select(static (pair, ct) => pair.Left.WithRootNamespace(pair.Right))
                 .WithTrackingName(Steps.Targets);
 
-            // 2. Parse and plan each config (text → spec → plan), collecting diagnostics with JSON positions.
+            // 2. Parse each config (text → spec), collecting diagnostics with JSON positions. A reformatted file parses to the
+            //    same spec, so nothing after this step runs again.
             IncrementalValuesProvider<ParsedModel> parsed = files
                 .Select(static (file, ct) => ParsedModel.Create(file, ct))
                 .WithTrackingName(Steps.Parsed);
@@ -77,9 +79,15 @@ namespace ViTMAE.Compiled.Generator
                 }
             });
 
-            IncrementalValuesProvider<GeneratedSource> sources = checkedModels
-                .Where(static m => m.Plan is not null && !m.IsDuplicate)
-                .Select(static (m, _) => new GeneratedSource(m.Target.FullName + ".g.cs", ViTMAEEmitter.Emit(m.Target, m.Plan!)))
+            // 5. Plan each valid config (spec → steps, shapes, buffer table), then emit it (plan → C#): two steps, so that
+            //    a plan that comes out equal is not emitted again.
+            IncrementalValuesProvider<PlannedModel> planned = checkedModels
+                .Where(static m => m.Spec is not null && m.Diagnostics.Count == 0 && !m.IsDuplicate)
+                .Select(static (m, ct) => PlannedModel.Create(m, ct))
+                .WithTrackingName(Steps.Planned);
+
+            IncrementalValuesProvider<GeneratedSource> sources = planned
+                .Select(static (m, ct) => new GeneratedSource(m.Target.FullName + ".g.cs", ViTMAEEmitter.Emit(m.Target, m.Plan)))
                 .WithTrackingName(Steps.Source);
 
             context.RegisterSourceOutput(sources, static (spc, source) => spc.AddSource(source.HintName, source.Text));
@@ -93,7 +101,7 @@ namespace ViTMAE.Compiled.Generator
             internal const string NamespaceMetadata = "build_metadata.AdditionalFiles.ViTMAENamespace";
             internal const string MarkerMetadata = "build_metadata.AdditionalFiles.ViTMAEConfig";
 
-            public static ConfigFile? FromMetadata(AdditionalText file, AnalyzerConfigOptions options)
+            public static ConfigFile? FromMetadata(AdditionalText file, AnalyzerConfigOptions options, CancellationToken cancellationToken)
             {
                 options.TryGetValue(ClassMetadata, out string? className);
                 options.TryGetValue(NamespaceMetadata, out string? ns);
@@ -105,7 +113,7 @@ namespace ViTMAE.Compiled.Generator
                     return null;
                 }
 
-                SourceText? text = file.GetText();
+                SourceText? text = file.GetText(cancellationToken);
                 return new ConfigFile(
                     file.Path,
                     text?.ToString() ?? "",
@@ -119,8 +127,8 @@ namespace ViTMAE.Compiled.Generator
             public ConfigFile WithRootNamespace(string rootNamespace) => this with { RootNamespace = rootNamespace };
         }
 
-        /// <summary>Result of parsing and planning one config: the target, the plan (null on error) and diagnostics.</summary>
-        internal sealed record ParsedModel(ModelTarget Target, ViTMAEPlan? Plan, EquatableArray<DiagnosticInfo> Diagnostics, bool IsDuplicate)
+        /// <summary>Result of parsing one config: the target, the spec and extra resolutions (null spec on error) and diagnostics.</summary>
+        internal sealed record ParsedModel(ModelTarget Target, ViTMAESpec? Spec, EquatableArray<Resolution> ExtraResolutions, EquatableArray<DiagnosticInfo> Diagnostics, bool IsDuplicate)
         {
             public static ParsedModel Create(ConfigFile file, CancellationToken cancellationToken)
             {
@@ -129,7 +137,7 @@ namespace ViTMAE.Compiled.Generator
                 if (file.TextReadFailed)
                 {
                     diagnostics.Add(DiagnosticInfo.AtStart(ConfigDiagnosticIds.InvalidJson, file.Path, "the file could not be read"));
-                    return new ParsedModel(target, null, new EquatableArray<DiagnosticInfo>(diagnostics), false);
+                    return new ParsedModel(target, null, EquatableArray<Resolution>.Empty, new EquatableArray<DiagnosticInfo>(diagnostics), false);
                 }
 
                 var configDiagnostics = new List<ConfigDiagnostic>();
@@ -137,8 +145,7 @@ namespace ViTMAE.Compiled.Generator
                 cancellationToken.ThrowIfCancellationRequested();
                 diagnostics.AddRange(configDiagnostics.Select(d => DiagnosticInfo.FromConfig(file.Path, d)));
                 List<(int Height, int Width)> extra = spec is null ? new List<(int, int)>() : Naming.ParseResolutions(file, spec, diagnostics);
-                ViTMAEPlan? plan = spec is not null && diagnostics.Count == 0 ? ViTMAEPlanner.Plan(spec, extra) : null;
-                return new ParsedModel(target, plan, new EquatableArray<DiagnosticInfo>(diagnostics), false);
+                return new ParsedModel(target, spec, new EquatableArray<Resolution>(extra.Select(r => new Resolution(r.Height, r.Width))), new EquatableArray<DiagnosticInfo>(diagnostics), false);
             }
 
             /// <summary>Marks this model as a duplicate when another config (earlier by path) owns its class name.</summary>
@@ -162,6 +169,19 @@ namespace ViTMAE.Compiled.Generator
                 }
 
                 return this;
+            }
+        }
+
+        /// <summary>An extra input resolution declared with <c>ViTMAEResolutions</c>.</summary>
+        internal sealed record Resolution(int Height, int Width);
+
+        /// <summary>The plan of a valid config, ready to emit.</summary>
+        internal sealed record PlannedModel(ModelTarget Target, ViTMAEPlan Plan)
+        {
+            public static PlannedModel Create(ParsedModel model, CancellationToken cancellationToken)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                return new PlannedModel(model.Target, ViTMAEPlanner.Plan(model.Spec!, model.ExtraResolutions.Select(r => (r.Height, r.Width))));
             }
         }
 

@@ -4,25 +4,57 @@ using System.Globalization;
 
 namespace ViTMAE.Compiled;
 
+/// <summary>What a tensor of the model is: decides how it is loaded, initialised and trained.</summary>
+public enum WeightRole
+{
+    /// <summary><c>vit.embeddings.cls_token</c> [1, 1, hidden]: trainable, no weight decay.</summary>
+    ClsToken,
+
+    /// <summary>A fixed 2-D sin-cos position table [1, 1 + L, dim] (<c>requires_grad=False</c> in Hugging Face): frozen.</summary>
+    PositionTable,
+
+    /// <summary>The patch projection, a stride-p convolution weight [hidden, channels, p, p]: weight decay.</summary>
+    PatchProjection,
+
+    /// <summary><c>decoder.mask_token</c> [1, 1, decoder_hidden]: trainable, no weight decay.</summary>
+    MaskToken,
+
+    /// <summary>A Linear weight [out, in]: weight decay.</summary>
+    LinearWeight,
+
+    /// <summary>A Linear or convolution bias [out]: no weight decay.</summary>
+    Bias,
+
+    /// <summary>A LayerNorm scale [dim]: no weight decay.</summary>
+    LayerNormWeight,
+
+    /// <summary>A LayerNorm shift [dim]: no weight decay.</summary>
+    LayerNormBias,
+}
+
 /// <summary>
-/// One tensor a compiled model reads from a Hugging Face checkpoint: its key (as in
-/// <c>ViTMAEForPreTraining</c>'s state dict) and its shape. Generated classes list them in <c>WeightLayout</c>.
+/// One tensor of a ViTMAE model: its Hugging Face key (as in <c>ViTMAEForPreTraining</c>'s state dict), its shape and its
+/// role. <see cref="WeightCatalog"/> lists every tensor of a config; generated classes expose it as <c>WeightLayout</c>.
 /// </summary>
 public sealed class WeightSpec : IEquatable<WeightSpec>
 {
     private readonly int[] _shape;
 
-    /// <summary>Creates a spec for the tensor <paramref name="key"/> of the given shape.</summary>
-    public WeightSpec(string key, params int[] shape)
+    /// <summary>Creates a spec for the tensor <paramref name="key"/> of the given role and shape.</summary>
+    public WeightSpec(string key, WeightRole role, params int[] shape)
     {
         ArgumentException.ThrowIfNullOrEmpty(key);
         ArgumentNullException.ThrowIfNull(shape);
         Key = key;
+        Role = role;
         _shape = (int[])shape.Clone();
     }
 
     /// <summary>Hugging Face key, e.g. <c>vit.encoder.layer.0.attention.attention.query.weight</c>.</summary>
     public string Key { get; }
+
+    /// <summary>What the tensor is.</summary>
+    public WeightRole Role { get; }
 
     /// <summary>Shape of the tensor, outermost dimension first.</summary>
     public IReadOnlyList<int> Shape => _shape;
@@ -45,8 +77,20 @@ public sealed class WeightSpec : IEquatable<WeightSpec>
     /// <summary>True for tensors of the decoder (<c>decoder.*</c>), which only ViTMAEForPreTraining checkpoints hold.</summary>
     public bool IsDecoder => Key.StartsWith("decoder.", StringComparison.Ordinal);
 
+    /// <summary>Whether training updates it: everything but the fixed sin-cos position tables (frozen in Hugging Face).</summary>
+    public bool IsTrainable => Role != WeightRole.PositionTable;
+
+    /// <summary>
+    /// Whether AdamW decays it (the MAE recipe): tensors of two or more dimensions, i.e. Linear and patch-projection
+    /// weights; not biases, LayerNorm parameters, <c>cls_token</c> or <c>mask_token</c>.
+    /// </summary>
+    public bool HasWeightDecay => Role is WeightRole.LinearWeight or WeightRole.PatchProjection;
+
     /// <summary>Shape as text, e.g. <c>[768, 3, 16, 16]</c>.</summary>
     public string ShapeText => FormatShape(_shape);
+
+    /// <summary>The shape as a new array.</summary>
+    public int[] ShapeArray() => (int[])_shape.Clone();
 
     /// <summary>Formats a shape as <c>[a, b, c]</c>.</summary>
     public static string FormatShape(IReadOnlyList<int> shape)
@@ -61,38 +105,8 @@ public sealed class WeightSpec : IEquatable<WeightSpec>
         return "[" + string.Join(", ", parts) + "]";
     }
 
-    /// <summary>
-    /// Adds the tensors of one pre-LN transformer layer as Hugging Face names them (<c>ViTMAELayer</c>):
-    /// <c>{prefix}{index}.attention.attention.{query,key,value}</c>, <c>attention.output.dense</c>,
-    /// <c>intermediate.dense</c>, <c>output.dense</c>, <c>layernorm_before</c>, <c>layernorm_after</c>.
-    /// </summary>
-    public static void AddTransformerLayer(ICollection<WeightSpec> layout, string prefix, int index, int hidden, int intermediate, bool qkvBias)
-    {
-        ArgumentNullException.ThrowIfNull(layout);
-        string p = prefix + index.ToString(CultureInfo.InvariantCulture) + ".";
-        foreach (string projection in new[] { "query", "key", "value" })
-        {
-            layout.Add(new WeightSpec(p + "attention.attention." + projection + ".weight", hidden, hidden));
-            if (qkvBias)
-            {
-                layout.Add(new WeightSpec(p + "attention.attention." + projection + ".bias", hidden));
-            }
-        }
-
-        layout.Add(new WeightSpec(p + "attention.output.dense.weight", hidden, hidden));
-        layout.Add(new WeightSpec(p + "attention.output.dense.bias", hidden));
-        layout.Add(new WeightSpec(p + "intermediate.dense.weight", intermediate, hidden));
-        layout.Add(new WeightSpec(p + "intermediate.dense.bias", intermediate));
-        layout.Add(new WeightSpec(p + "output.dense.weight", hidden, intermediate));
-        layout.Add(new WeightSpec(p + "output.dense.bias", hidden));
-        layout.Add(new WeightSpec(p + "layernorm_before.weight", hidden));
-        layout.Add(new WeightSpec(p + "layernorm_before.bias", hidden));
-        layout.Add(new WeightSpec(p + "layernorm_after.weight", hidden));
-        layout.Add(new WeightSpec(p + "layernorm_after.bias", hidden));
-    }
-
     /// <inheritdoc/>
-    public bool Equals(WeightSpec? other) => other is not null && Key == other.Key && _shape.AsSpan().SequenceEqual(other._shape);
+    public bool Equals(WeightSpec? other) => other is not null && Key == other.Key && Role == other.Role && _shape.AsSpan().SequenceEqual(other._shape);
 
     /// <inheritdoc/>
     public override bool Equals(object? obj) => Equals(obj as WeightSpec);

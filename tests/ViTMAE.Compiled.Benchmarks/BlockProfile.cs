@@ -32,7 +32,7 @@ internal static class BlockProfile
         {
             PackedLinear[] weights = Enumerable.Range(0, layers).Select(_ => new PackedLinear(R(n * k), R(n), n, k)).ToArray();
             float[] a = R(m * k), c = new float[m * n];
-            double ms = Median(() => { foreach (PackedLinear w in weights) w.Forward(a, c, m, pool, epilogue, activation); });
+            double ms = Median(() => { foreach (PackedLinear w in weights) w.Forward(a, c, m, epilogue, activation, pool); });
             rows.Add((name, 2.0 * m * n * k * layers / 1e9, ms));
         }
 
@@ -40,7 +40,7 @@ internal static class BlockProfile
         {
             int d = heads * headDim;
             float[] qkv = R(t * 3 * d), context = new float[t * d], scratch = new float[AttentionKernel.ScratchLength(t, headDim) * threads];
-            double ms = Median(() => { for (int l = 0; l < layers; l++) AttentionKernel.Forward(qkv, context, t, heads, headDim, default, default, scratch, pool); });
+            double ms = Median(() => { for (int l = 0; l < layers; l++) AttentionKernel.Forward(qkv, default, context, default, t, heads, headDim, scratch, pool); });
             rows.Add((name, 4.0 * t * t * d * layers / 1e9, ms));
         }
 

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
+using ViTMAE.Compiled.Runtime;
 using ViTMAE.Compiled.Modeling;
 
 namespace ViTMAE.Compiled.Differential.Tests;
@@ -136,7 +137,7 @@ public sealed class PropertyTests
             int h = gh * p, w = gw * p, dim = p * p * ch;
             float[] pixels = RandomData.Normal(rng, ch * h * w, 0, 1);
             var patches = new float[pixels.Length];
-            Patches.Patchify(pixels, ch, h, w, p, patches);
+            Patches.Patchify(pixels, patches, ch, h, w, p);
             for (int c = 0; c < ch; c++)
             {
                 for (int y = 0; y < gh; y++)
@@ -156,14 +157,14 @@ public sealed class PropertyTests
             }
 
             var back = new float[pixels.Length];
-            Patches.Unpatchify(patches, ch, h, w, p, back);
+            Patches.Unpatchify(patches, back, ch, h, w, p);
             Assert.Equal(pixels, back);
 
             float[] randomPatches = RandomData.Normal(rng, pixels.Length, 0, 1);
             var image = new float[pixels.Length];
             var again = new float[pixels.Length];
-            Patches.Unpatchify(randomPatches, ch, h, w, p, image);
-            Patches.Patchify(image, ch, h, w, p, again);
+            Patches.Unpatchify(randomPatches, image, ch, h, w, p);
+            Patches.Patchify(image, again, ch, h, w, p);
             Assert.Equal(randomPatches, again);
         }
     }

@@ -15,6 +15,7 @@ using System.Text;
 using ViTMAE.Compiled.Configuration;
 using ViTMAE.Compiled.Imaging;
 using ViTMAE.Compiled.Modeling;
+using ViTMAE.Compiled.Runtime;
 using ViTMAE.Compiled.Weights;
 
 namespace ViTMAE.Compiled.Fuzz;

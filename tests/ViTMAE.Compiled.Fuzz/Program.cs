@@ -183,7 +183,7 @@ internal static class Program
 
         string frame = (e.StackTrace ?? string.Empty)
             .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .FirstOrDefault(f => f.Contains("ViTMAE.Compiled.", StringComparison.Ordinal) || f.Contains("StbImageSharp", StringComparison.Ordinal))
+            .FirstOrDefault(f => f.Contains("ViTMAE.Compiled.", StringComparison.Ordinal))
             ?? "(no frame)";
         int paren = frame.IndexOf(" in ", StringComparison.Ordinal);
         return $"{e.GetType().FullName} {(paren > 0 ? frame[..paren] : frame)}";

@@ -95,8 +95,9 @@ fuzz() {
   # Instrument a copy of the build: sharpfuzz rewrites the assembly in place and refuses to do it twice.
   rm -rf "$bin"
   cp -r "$build_dir" "$bin"
+  # The config target also parses preprocessor_config.json, which lives in the Imaging assembly with the decoders.
   local assemblies=ViTMAE.Compiled.dll
-  [ "$target" = image ] && assemblies="$assemblies StbImageSharp.dll"
+  [ "$target" != safetensors ] && assemblies="$assemblies ViTMAE.Compiled.Imaging.dll"
   for assembly in $assemblies; do
     sharpfuzz "$bin/$assembly" > "$work/instrument.log" 2>&1 || { cat "$work/instrument.log" >&2; die "sharpfuzz $assembly failed"; }
   done

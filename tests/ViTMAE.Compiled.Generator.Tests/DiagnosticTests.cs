@@ -179,6 +179,43 @@ public class DiagnosticTests
         Assert.Contains(fragment, d.GetMessage(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
     }
 
+    [Theory]
+    // The cases the hostile-input probe found: each wrapped a 32-bit size or failed deep inside the runtime.
+    [InlineData("{\n  \"num_channels\": 1000000000\n}", "num_channels", "values per patch")]
+    [InlineData("{\n  \"image_size\": 65536, \"patch_size\": 65536\n}", "patch_size", "values per patch")]
+    [InlineData("{\n  \"image_size\": 92682, \"patch_size\": 1, \"num_channels\": 1\n}", "image_size", "patches per image has 8589953124 elements")]
+    [InlineData("{\n  \"hidden_size\": 1000000, \"num_attention_heads\": 1\n}", "hidden_size", "elements, over the limit of 2147483591")]
+    [InlineData("{\n  \"num_hidden_layers\": 10000\n}", "num_hidden_layers", "parameters, over the limit of 17179869184")]
+    [InlineData("{\n  \"image_size\": 16000\n}", "image_size", "the activations of one image need up to")]
+    public void VMAE014_model_too_large(string json, string key, string fragment)
+    {
+        Diagnostic d = Single(json);
+        Assert.Equal("VMAE014", d.Id);
+        Assert.Equal(2, Position(d).Line);
+        string message = d.GetMessage(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Contains(fragment, message, StringComparison.Ordinal);
+        Assert.Contains("too large", message, StringComparison.Ordinal);
+        Assert.Equal(key, KeyAt(json, d));
+    }
+
+    [Fact]
+    public void VMAE014_a_declared_resolution_too_large_for_the_model()
+    {
+        GeneratorRunResult result = GeneratorHarness.Run(new ConfigItem("m.json", GeneratorHarness.ReadGoldenConfig("tiny-default"), Resolutions: "64x64;524288x524288"));
+        Diagnostic d = Assert.Single(result.Diagnostics);
+        Assert.Equal("VMAE014", d.Id);
+        Assert.Contains("ViTMAEResolutions entry '524288x524288': the model is too large", d.GetMessage(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+    }
+
+    /// <summary>The JSON key whose value the diagnostic points at.</summary>
+    private static string KeyAt(string json, Diagnostic d)
+    {
+        int start = d.Location.SourceSpan.Start;
+        int quoteEnd = json.LastIndexOf("\":", start, StringComparison.Ordinal);
+        int quoteStart = json.LastIndexOf('"', quoteEnd - 1);
+        return json.Substring(quoteStart + 1, quoteEnd - quoteStart - 1);
+    }
+
     [Fact]
     public void Several_problems_are_all_reported()
     {

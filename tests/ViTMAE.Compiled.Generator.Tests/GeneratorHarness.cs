@@ -15,7 +15,7 @@ using ViTMAEGenerator = Gen::ViTMAE.Compiled.Generator.ViTMAEGenerator;
 namespace ViTMAE.Compiled.Generator.Tests;
 
 /// <summary>An additional file with item metadata, as MSBuild would hand it to the generator.</summary>
-public sealed record ConfigItem(string Path, string Text, string? ClassName = null, string? Namespace = null, bool Marked = true);
+public sealed record ConfigItem(string Path, string Text, string? ClassName = null, string? Namespace = null, bool Marked = true, string? Resolutions = null);
 
 /// <summary>Runs the generator in memory with the Roslyn driver, the way the compiler does.</summary>
 public static class GeneratorHarness
@@ -108,6 +108,11 @@ public static class GeneratorHarness
                 if (item.ClassName != null)
                 {
                     values["build_metadata.AdditionalFiles.ViTMAEClass"] = item.ClassName;
+                }
+
+                if (item.Resolutions != null)
+                {
+                    values["build_metadata.AdditionalFiles.ViTMAEResolutions"] = item.Resolutions;
                 }
 
                 if (item.Namespace != null)

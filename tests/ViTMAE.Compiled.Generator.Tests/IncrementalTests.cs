@@ -15,7 +15,7 @@ namespace ViTMAE.Compiled.Generator.Tests;
 /// <summary>Unrelated edits must not re-run the generator's work: every tracked step stays Cached or Unchanged.</summary>
 public class IncrementalTests
 {
-    private static readonly string[] TrackedSteps = { Steps.Targets, Steps.Parsed, Steps.ClassNames, Steps.Checked, Steps.Source };
+    private static readonly string[] TrackedSteps = { Steps.Targets, Steps.Parsed, Steps.ClassNames, Steps.Checked, Steps.Planned, Steps.Source };
 
     private static GeneratorDriver FirstRun(out CSharpCompilation compilation, params ConfigItem[] items)
     {
@@ -77,6 +77,38 @@ public class IncrementalTests
         Assert.Contains(IncrementalStepRunReason.Modified, sourceReasons);
         Assert.Contains(sourceReasons, r => r is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged);
         Assert.Contains("MaskRatio = 0.5;", result.GeneratedSources.Single(s => s.HintName.Contains("Odd", StringComparison.Ordinal)).SourceText.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Reformatting_a_config_rereads_it_but_the_spec_the_plan_and_the_source_stay_cached()
+    {
+        string text = GeneratorHarness.ReadGoldenConfig("tiny-default");
+        GeneratorDriver driver = FirstRun(out CSharpCompilation compilation, new ConfigItem("m/tiny.json", text));
+        string reformatted = "\n\n" + text.Replace(": ", ":   ", StringComparison.Ordinal) + "\n";
+        driver = driver.ReplaceAdditionalText(GetAdditionalText(driver, "m/tiny.json"), new Text("m/tiny.json", reformatted));
+        driver = driver.RunGenerators(compilation);
+        GeneratorRunResult result = driver.GetRunResult().Results.Single();
+
+        IncrementalStepRunReason Reason(string step) => Assert.Single(result.TrackedSteps[step].SelectMany(s => s.Outputs)).Reason;
+        Assert.Equal(IncrementalStepRunReason.Modified, Reason(Steps.Targets));   // the text changed
+        Assert.Equal(IncrementalStepRunReason.Unchanged, Reason(Steps.Parsed));   // into the same spec
+        Assert.True(Reason(Steps.Planned) is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged);
+        Assert.True(Reason(Steps.Source) is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged);
+    }
+
+    [Fact]
+    public void Editing_a_config_value_replans_and_reemits_it()
+    {
+        string text = GeneratorHarness.ReadGoldenConfig("tiny-default");
+        GeneratorDriver driver = FirstRun(out CSharpCompilation compilation, new ConfigItem("m/tiny.json", text));
+        driver = driver.ReplaceAdditionalText(GetAdditionalText(driver, "m/tiny.json"),
+            new Text("m/tiny.json", text.Replace("\"num_hidden_layers\": 2", "\"num_hidden_layers\": 3", StringComparison.Ordinal)));
+        driver = driver.RunGenerators(compilation);
+        GeneratorRunResult result = driver.GetRunResult().Results.Single();
+        foreach (string step in new[] { Steps.Parsed, Steps.Planned, Steps.Source })
+        {
+            Assert.Equal(IncrementalStepRunReason.Modified, Assert.Single(result.TrackedSteps[step].SelectMany(s => s.Outputs)).Reason);
+        }
     }
 
     [Fact]

@@ -101,6 +101,20 @@ public class ParserTests
         Assert.StartsWith("bad.json: invalid ViTMAE config", ex.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("{\"num_channels\": 1000000000}", "values per patch")]
+    [InlineData("{\"image_size\": 92682, \"patch_size\": 1}", "patches per image")]
+    [InlineData("{\"hidden_size\": 1000000, \"num_attention_heads\": 1}", "elements, over the limit")]
+    [InlineData("{\"num_hidden_layers\": 10000}", "parameters, over the limit")]
+    public void Runtime_parse_refuses_absurd_sizes_with_the_size_and_the_limit(string json, string fragment)
+    {
+        var ex = Assert.Throws<ViTMAEConfigException>(() => ViTMAESpec.Parse(json, "huge.json"));
+        ConfigDiagnostic d = Assert.Single(ex.Diagnostics);
+        Assert.Equal("VMAE014", d.Id);
+        Assert.Contains(fragment, ex.Message, StringComparison.Ordinal);
+        Assert.Contains("too large", ex.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Json_strings_with_escapes_and_a_byte_order_mark()
     {

@@ -57,6 +57,44 @@ public class PlanTests
     }
 
     [Fact]
+    public void Every_buffer_a_step_touches_is_alive_at_that_step()
+    {
+        foreach (GenSpec spec in new[] { new GenSpec(), new GenSpec { NormPixLoss = true, MaskRatio = 0.0, NumHiddenLayers = 1, DecoderNumHiddenLayers = 3 } })
+        {
+            ResolutionPlan plan = ViTMAEPlanner.Plan(spec).Default;
+            var slots = plan.Buffers.ToDictionary(b => b.Name);
+            for (int i = 0; i < plan.Steps.Count; i++)
+            {
+                foreach (string buffer in plan.Steps[i].Touches)
+                {
+                    Assert.True(slots.ContainsKey(buffer), $"step {i} ({plan.Steps[i].Name}) touches '{buffer}', which has no slot");
+                    Assert.InRange(i, slots[buffer].FirstStep, slots[buffer].LastStep);
+                }
+            }
+
+            // Every slot is touched by some step (no dead entries in the table), and the outputs live to the end.
+            Assert.All(plan.Buffers, b => Assert.Contains(plan.Steps, s => s.Touches.Contains(b.Name)));
+            foreach (string output in new[] { "last_hidden_state", "mask", "logits" })
+            {
+                Assert.Equal(plan.Steps.Count - 1, slots[output].LastStep);
+            }
+        }
+    }
+
+    [Fact]
+    public void Flops_are_the_sum_of_the_steps_and_the_layer_plan_is_shared_by_both_stacks()
+    {
+        ResolutionPlan plan = ViTMAEPlanner.Plan(new GenSpec()).Default;
+        Assert.Equal(plan.Steps.Sum(s => s.Flops), plan.PreTrainingFlops);
+        LayerPlan encoder = plan.Encoder.Layer, decoder = plan.Decoder.Layer;
+        Assert.Equal(encoder.Steps.Select(s => s.GetType()), decoder.Steps.Select(s => s.GetType()));
+        Assert.Equal(12, plan.Encoder.Count);
+        Assert.Equal(8, plan.Decoder.Count);
+        Assert.Equal((50, 768, 12, 64, 3072), (encoder.Tokens, encoder.Hidden, encoder.Heads, encoder.HeadDim, encoder.Intermediate));
+        Assert.Equal((197, 512, 16, 32, 2048), (decoder.Tokens, decoder.Hidden, decoder.Heads, decoder.HeadDim, decoder.Intermediate));
+    }
+
+    [Fact]
     public void Extra_resolutions_get_their_own_plan_and_the_arena_fits_the_largest()
     {
         var spec = new GenSpec { HiddenSize = 64, NumAttentionHeads = 4, IntermediateSize = 128, ImageHeight = 32, ImageWidth = 32, PatchSize = 8,
@@ -74,9 +112,9 @@ public class PlanTests
     {
         var placed = ViTMAEPlanner.Place(new[]
         {
-            new BufferSlot("a", "[16]", 16, 0, 1, 0),
-            new BufferSlot("b", "[16]", 16, 2, 3, 0),
-            new BufferSlot("c", "[32]", 32, 1, 2, 0),
+            new BufferSlot("a", 1, 16, 0, 1, 0),
+            new BufferSlot("b", 1, 16, 2, 3, 0),
+            new BufferSlot("c", 2, 16, 1, 2, 0),
         });
         Assert.Equal(0, placed[2].OffsetPerImage);   // largest first
         Assert.Equal(32, placed[0].OffsetPerImage);  // alive with c

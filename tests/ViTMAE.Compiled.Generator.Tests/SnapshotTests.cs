@@ -21,6 +21,8 @@ public class SnapshotTests
         ["Tiny"] = () => new ConfigItem("models/tiny.json", GeneratorHarness.ReadGoldenConfig("tiny-default")),
         ["SmallOdd"] = () => new ConfigItem("models/small-odd.json", GeneratorHarness.ReadGoldenConfig("small-odd-default")),
         ["VitMaeBase"] = () => new ConfigItem("models/vit-mae-base.json", GeneratorHarness.ReadBaseConfig(), ClassName: "VitMaeBase", Namespace: "Consumer.Models"),
+        // Two resolutions: one more shape struct per resolution, one forward for both (no copy of the forward pass).
+        ["TinyTwoResolutions"] = () => new ConfigItem("models/tiny.json", GeneratorHarness.ReadGoldenConfig("tiny-default"), ClassName: "TinyWide", Resolutions: "32x48"),
     };
 
     [Theory]

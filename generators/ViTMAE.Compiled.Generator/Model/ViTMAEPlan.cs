@@ -1,43 +1,29 @@
-using System;
 using System.Globalization;
 using System.Linq;
 using ViTMAE.Compiled.Configuration;
 
 namespace ViTMAE.Compiled.Generator.Model
 {
-    /// <summary>Which part of the model a step belongs to.</summary>
-    internal enum PlanStage
-    {
-        Embeddings,
-        Encoder,
-        Decoder,
-        Loss,
-    }
-
     /// <summary>
-    /// One matrix product of the forward pass, per image: C[M,N] = A[M,K]·Bᵀ, repeated <see cref="Repeat"/> times
-    /// (once per layer, or once per head for attention). <see cref="Fusion"/> names what the epilogue does.
+    /// One activation buffer of the static arena, per image: <see cref="Rows"/> × <see cref="Cols"/> floats. The arena for a
+    /// batch of B images is B times larger, and each buffer sits at B × <see cref="OffsetPerImage"/>, so one table serves
+    /// every batch size. Buffers whose live ranges (first to last step that touches them) do not overlap share memory.
     /// </summary>
-    internal sealed record GemmShape(string Name, PlanStage Stage, int M, int N, int K, int Repeat, string Fusion)
+    internal sealed record BufferSlot(string Name, int Rows, int Cols, int FirstStep, int LastStep, int OffsetPerImage)
     {
-        /// <summary>Multiply-adds count twice: 2·M·N·K·Repeat.</summary>
-        public long Flops => 2L * M * N * K * Repeat;
-    }
+        /// <summary>Floats per image.</summary>
+        public int FloatsPerImage => Rows * Cols;
 
-    /// <summary>
-    /// One activation buffer of the static arena, per image. The arena for a batch of B images is B times larger,
-    /// and each buffer sits at B × <see cref="OffsetPerImage"/>, so one table serves every batch size.
-    /// Buffers whose live ranges (first to last step that touches them) do not overlap share memory.
-    /// </summary>
-    internal sealed record BufferSlot(string Name, string Shape, int FloatsPerImage, int FirstStep, int LastStep, int OffsetPerImage)
-    {
+        /// <summary>"[rows, cols]".</summary>
+        public string Shape => "[" + Rows.ToString(CultureInfo.InvariantCulture) + ", " + Cols.ToString(CultureInfo.InvariantCulture) + "]";
+
         /// <summary>True when the two buffers are alive at the same step.</summary>
         public bool Overlaps(BufferSlot other) => FirstStep <= other.LastStep && other.FirstStep <= LastStep;
     }
 
     /// <summary>
-    /// The plan of one input resolution: token counts, every GEMM, FLOPs and the static buffer table. Each declared
-    /// resolution gets its own, so every shape in the emitted code is a constant.
+    /// The plan of one input resolution: the steps of the forward pass of one image, in order, and the static buffer table
+    /// laid out from their live ranges. Each declared resolution gets its own, so every shape in the emitted code is a constant.
     /// </summary>
     internal sealed record ResolutionPlan(
         int Height,
@@ -45,9 +31,10 @@ namespace ViTMAE.Compiled.Generator.Model
         int GridHeight,
         int GridWidth,
         int LenKeep,
-        EquatableArray<GemmShape> Gemms,
+        EquatableArray<Step> Steps,
         EquatableArray<BufferSlot> Buffers,
-        int ArenaFloatsPerImage)
+        int ArenaFloatsPerImage,
+        TrainingPlan Training)
     {
         /// <summary>L: patches per image.</summary>
         public int NumPatches => GridHeight * GridWidth;
@@ -62,15 +49,39 @@ namespace ViTMAE.Compiled.Generator.Model
         public string Name => Height.ToString(CultureInfo.InvariantCulture) + "x" + Width.ToString(CultureInfo.InvariantCulture);
 
         /// <summary>FLOPs of <c>ViTMAEModel</c> (embeddings and encoder) for one image.</summary>
-        public long ModelFlops => SumFlops(PlanStage.Embeddings) + SumFlops(PlanStage.Encoder);
+        public long ModelFlops => Steps.Where(s => s.Stage is PlanStage.Embeddings or PlanStage.Encoder).Sum(s => s.Flops);
 
         /// <summary>FLOPs of <c>ViTMAEForPreTraining</c> (encoder, decoder) for one image; the loss is O(L·P) and not counted.</summary>
-        public long PreTrainingFlops => ModelFlops + SumFlops(PlanStage.Decoder);
+        public long PreTrainingFlops => Steps.Sum(s => s.Flops);
 
         /// <summary>The buffer named <paramref name="name"/>.</summary>
         public BufferSlot Buffer(string name) => Buffers.First(b => b.Name == name);
 
-        private long SumFlops(PlanStage stage) => Gemms.Where(g => g.Stage == stage).Sum(g => g.Flops);
+        /// <summary>The encoder's layer stack.</summary>
+        public LayerStackStep Encoder => Steps.OfType<LayerStackStep>().First(s => s.Stage == PlanStage.Encoder);
+
+        /// <summary>The decoder's layer stack.</summary>
+        public LayerStackStep Decoder => Steps.OfType<LayerStackStep>().First(s => s.Stage == PlanStage.Decoder);
+    }
+
+    /// <summary>
+    /// Where one layer of a stack keeps what its backward pass needs, inside the stack's block of the training arena: layer i's
+    /// values start at i × <see cref="Stride"/>, and its output is layer i + 1's <see cref="X"/>. Offsets per image, in floats.
+    /// </summary>
+    internal sealed record LayerBlockLayout(
+        int Stride, int X, int Stats1, int Norm1, int Qkv, int Probs, int Context, int XMid, int Stats2, int Norm2, int Pre, int Post, int Floats);
+
+    /// <summary>
+    /// The training arena of one resolution: the forward pass's steps followed by their backward steps in reverse order (step
+    /// i's backward runs at 2·F − 1 − i). Buffers the backward pass reads stay alive until then; the rest, and the gradients,
+    /// share memory by the same first-fit placement as inference. The layer stacks keep one block per layer
+    /// (<see cref="LayerBlockLayout"/>).
+    /// </summary>
+    internal sealed record TrainingPlan(
+        EquatableArray<BufferSlot> Buffers, int ArenaFloatsPerImage, LayerBlockLayout Encoder, LayerBlockLayout Decoder, long BackwardFlops)
+    {
+        /// <summary>The buffer named <paramref name="name"/>.</summary>
+        public BufferSlot Buffer(string name) => Buffers.First(b => b.Name == name);
     }
 
     /// <summary>

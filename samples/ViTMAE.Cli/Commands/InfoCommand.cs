@@ -3,6 +3,7 @@ using System.CommandLine;
 using System.Linq;
 using ViTMAE.Cli.Models;
 using ViTMAE.Compiled.Modeling;
+using ViTMAE.Compiled.Runtime;
 using ViTMAE.Compiled.Platform;
 using ViTMAE.Compiled.Weights;
 

@@ -11,6 +11,18 @@ namespace ViTMAE.Compiled.Kernels;
 /// </summary>
 public static class Activations
 {
+    /// <summary>output ← act(input) (out of place; the spans may be the same memory).</summary>
+    public static void Apply(Activation activation, ReadOnlySpan<float> input, Span<float> output)
+    {
+        if (output.Length < input.Length)
+        {
+            throw new ArgumentException("output is shorter than input.", nameof(output));
+        }
+
+        input.CopyTo(output);
+        Apply(activation, output[..input.Length], SimdPath.Auto);
+    }
+
     /// <summary>x ← act(x) for the given activation (<see cref="Activation.None"/> leaves x unchanged).</summary>
     public static void Apply(Activation activation, Span<float> x) => Apply(activation, x, SimdPath.Auto);
 

@@ -40,19 +40,31 @@ public static class AttentionKernel
     /// context[i, h·headDim + d] = Σ_j p[h,i,j]·V[j, h·headDim + d], p[h,i,:] = softmax(Q_h[i]·K_hᵀ/√headDim)·headMask[h].
     /// </summary>
     /// <param name="qkv">[tokens, 3·D], D = heads·headDim: Q in columns [0, D), K in [D, 2D), V in [2D, 3D).</param>
+    /// <param name="headMask">[heads] multipliers of the probabilities, or empty.</param>
     /// <param name="context">[tokens, D], overwritten; must not overlap the other spans.</param>
+    /// <param name="probs">[heads, T, T] receives the probabilities after softmax and head mask, or empty to skip.</param>
     /// <param name="tokens">T.</param>
     /// <param name="heads">Number of heads.</param>
     /// <param name="headDim">Features per head.</param>
-    /// <param name="headMask">[heads] multipliers of the probabilities, or empty.</param>
-    /// <param name="probs">[heads, T, T] receives the probabilities after softmax and head mask, or empty to skip.</param>
-    /// <param name="scratch">At least <see cref="ScratchLength"/>(tokens, headDim) floats; contents are overwritten.</param>
-    public static void Forward(ReadOnlySpan<float> qkv, Span<float> context, int tokens, int heads, int headDim,
-        ReadOnlySpan<float> headMask, Span<float> probs, Span<float> scratch)
-        => Forward(qkv, context, tokens, heads, headDim, headMask, probs, scratch, SimdPath.Auto);
+    /// <param name="scratch">At least <see cref="ScratchLength"/>(tokens, headDim) floats per worker of
+    /// <paramref name="pool"/> (one slice each); contents are overwritten.</param>
+    /// <param name="pool">Workers to share the heads with, or null for the calling thread. Each head is computed exactly
+    /// as in the serial call, so the result does not depend on the number of workers.</param>
+    public static void Forward(ReadOnlySpan<float> qkv, ReadOnlySpan<float> headMask, Span<float> context, Span<float> probs, int tokens, int heads, int headDim,
+        Span<float> scratch, Threading.ComputePool? pool = null)
+    {
+        if (pool is null)
+        {
+            Forward(qkv, headMask, context, probs, tokens, heads, headDim, scratch, SimdPath.Auto);
+        }
+        else
+        {
+            ForwardParallel(qkv, headMask, context, probs, tokens, heads, headDim, scratch, pool);
+        }
+    }
 
-    internal static unsafe void Forward(ReadOnlySpan<float> qkv, Span<float> context, int tokens, int heads, int headDim,
-        ReadOnlySpan<float> headMask, Span<float> probs, Span<float> scratch, SimdPath path)
+    internal static unsafe void Forward(ReadOnlySpan<float> qkv, ReadOnlySpan<float> headMask, Span<float> context, Span<float> probs, int tokens, int heads, int headDim,
+        Span<float> scratch, SimdPath path)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(tokens);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(heads);
@@ -111,22 +123,16 @@ public static class AttentionKernel
     /// <summary>The smallest share of an attention call worth handing to another thread (~1–2 µs of work).</summary>
     private const long MinOperationsPerChunk = 1 << 17;
 
-    /// <summary>
-    /// Like <see cref="Forward(ReadOnlySpan{float}, Span{float}, int, int, int, ReadOnlySpan{float}, Span{float}, Span{float})"/>,
-    /// with the heads shared among the workers of <paramref name="pool"/>; <paramref name="scratch"/> must hold
-    /// <c>pool.DegreeOfParallelism × ScratchLength(tokens, headDim)</c> floats (one slice per worker). Each head is
-    /// computed exactly as in the serial call, so the result does not depend on the number of workers.
-    /// </summary>
-    public static unsafe void Forward(ReadOnlySpan<float> qkv, Span<float> context, int tokens, int heads, int headDim,
-        ReadOnlySpan<float> headMask, Span<float> probs, Span<float> scratch, Threading.ComputePool pool)
+    /// <summary>The heads shared among the workers of <paramref name="pool"/>, each with its own scratch slice.</summary>
+    private static unsafe void ForwardParallel(ReadOnlySpan<float> qkv, ReadOnlySpan<float> headMask, Span<float> context, Span<float> probs, int tokens, int heads, int headDim,
+        Span<float> scratch, Threading.ComputePool pool)
     {
-        ArgumentNullException.ThrowIfNull(pool);
         int perWorker = ScratchLength(tokens, headDim);
         // Per head: Q·Kᵀ and P·V (2·T²·headDim multiply-adds) and a softmax over T² scores (~16 operations each).
         int chunks = tokens == 0 ? 1 : pool.ChunksFor(heads, (2L * headDim + 16) * tokens * tokens, MinOperationsPerChunk);
         if (chunks <= 1)
         {
-            Forward(qkv, context, tokens, heads, headDim, headMask, probs, scratch[..Math.Min(scratch.Length, perWorker)]);
+            Forward(qkv, headMask, context, probs, tokens, heads, headDim, scratch[..Math.Min(scratch.Length, perWorker)], SimdPath.Auto);
             return;
         }
 

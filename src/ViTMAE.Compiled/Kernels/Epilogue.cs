@@ -2,7 +2,7 @@ using System;
 
 namespace ViTMAE.Compiled.Kernels;
 
-/// <summary>What <see cref="PackedLinear.Forward(ReadOnlySpan{float}, Span{float}, int, Epilogue, Activation)"/> does with y = x·Wᵀ + b before it leaves the register tile.</summary>
+/// <summary>What <see cref="PackedLinear.Forward(ReadOnlySpan{float}, Span{float}, int, Epilogue, Activation, Threading.ComputePool)"/> does with y = x·Wᵀ + b before it leaves the register tile.</summary>
 [Flags]
 public enum Epilogue
 {

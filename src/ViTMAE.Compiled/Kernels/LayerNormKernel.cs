@@ -17,18 +17,43 @@ public static class LayerNormKernel
     /// <param name="rows">Number of rows (tokens).</param>
     /// <param name="dim">Features per row.</param>
     /// <param name="eps">layer_norm_eps from the config.</param>
-    public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> y, int rows, int dim, float eps)
-        => Forward(x, gamma, beta, y, rows, dim, eps, SimdPath.Auto);
+    /// <param name="pool">Workers to share the rows with (in chunks of at least 16 K elements; serial below two such
+    /// chunks), or null for the calling thread. Each row is computed exactly as in the serial call.</param>
+    public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> y, int rows, int dim, float eps, Threading.ComputePool? pool = null)
+        => Forward(x, gamma, beta, y, rows, dim, eps, SimdPath.Auto, pool);
 
     /// <summary>
-    /// Like <see cref="Forward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, float)"/>,
-    /// with the rows shared among the workers of <paramref name="pool"/> (in chunks of at least 16 K elements; serial below
-    /// two such chunks). Each row is computed exactly as in the serial call.
+    /// Like the overload without <paramref name="stats"/>, and also writes each row's mean and 1/sqrt(var + eps) to
+    /// <paramref name="stats"/> [rows, 2] (nothing when it is empty): what the backward pass needs.
     /// </summary>
-    public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> y, int rows, int dim, float eps, Threading.ComputePool pool)
+    public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> y, Span<float> stats, int rows, int dim, float eps, Threading.ComputePool? pool = null)
     {
-        ArgumentNullException.ThrowIfNull(pool);
-        Forward(x, gamma, beta, y, rows, dim, eps, SimdPath.Auto, pool);
+        if (!stats.IsEmpty && stats.Length < 2L * rows)
+        {
+            throw new ArgumentException("stats is shorter than rows × 2.", nameof(stats));
+        }
+
+        // Statistics first (y may be x itself), in double: what the forward's rows compute, to float rounding.
+        for (int r = 0; r < rows && !stats.IsEmpty; r++)
+        {
+            ReadOnlySpan<float> row = x.Slice(r * dim, dim);
+            double sum = 0;
+            foreach (float v in row)
+            {
+                sum += v;
+            }
+
+            double mean = sum / dim, sq = 0;
+            foreach (float v in row)
+            {
+                sq += (v - mean) * (v - mean);
+            }
+
+            stats[2 * r] = (float)mean;
+            stats[(2 * r) + 1] = (float)(1.0 / Math.Sqrt((sq / dim) + eps));
+        }
+
+        Forward(x, gamma, beta, y, rows, dim, eps, pool);
     }
 
     /// <summary>The smallest share of a LayerNorm worth handing to another thread.</summary>

@@ -7,7 +7,7 @@ namespace ViTMAE.Compiled.Kernels;
 
 /// <summary>
 /// A Linear layer y = x·Wᵀ + b whose weight is packed once, at load, into the panel layout of the GEMM micro-kernel.
-/// Immutable after construction and safe to share between threads; <see cref="Forward(ReadOnlySpan{float}, Span{float}, int, Epilogue, Activation)"/> allocates nothing.
+/// Immutable after construction and safe to share between threads; <see cref="Forward(ReadOnlySpan{float}, Span{float}, int, Epilogue, Activation, Threading.ComputePool)"/> allocates nothing.
 /// </summary>
 /// <remarks>
 /// <para>Layout: W [N, K] (Hugging Face / PyTorch Linear) is stored as ⌈N/NR⌉ panels of Wᵀ, each K rows of NR
@@ -120,8 +120,11 @@ public sealed unsafe partial class PackedLinear
     /// output = act(y); <see cref="Epilogue.Accumulate"/>: output += y; both flags: output += act(y).</param>
     /// <param name="activation">The activation for <see cref="Epilogue.Activation"/>; must be
     /// <see cref="Activation.None"/> exactly when that flag is absent.</param>
-    public void Forward(ReadOnlySpan<float> input, Span<float> output, int m, Epilogue epilogue = Epilogue.None, Activation activation = Activation.None) =>
-        ForwardCore(input, output, m, epilogue, activation, pool: null);
+    /// <param name="pool">Workers to share the output columns with, in chunks of at least ~128 K multiply-adds (serial
+    /// below two such chunks, where a fan-out costs more than it saves); null runs on the calling thread. Results do not
+    /// depend on it.</param>
+    public void Forward(ReadOnlySpan<float> input, Span<float> output, int m, Epilogue epilogue = Epilogue.None, Activation activation = Activation.None, Threading.ComputePool? pool = null) =>
+        ForwardCore(input, output, m, epilogue, activation, pool);
 
     private void ForwardCore(ReadOnlySpan<float> input, Span<float> output, int m, Epilogue epilogue, Activation activation, Threading.ComputePool? pool)
     {
@@ -164,17 +167,6 @@ public sealed unsafe partial class PackedLinear
         }
 
         GC.KeepAlive(_storage); // the buffer must outlive the raw pointers used above
-    }
-
-    /// <summary>
-    /// Like <see cref="Forward(ReadOnlySpan{float}, Span{float}, int, Epilogue, Activation)"/>, with the output columns
-    /// shared among the workers of <paramref name="pool"/> in chunks of at least ~128 K multiply-adds (serial below two
-    /// such chunks, where a fan-out costs more than it saves).
-    /// </summary>
-    public void Forward(ReadOnlySpan<float> input, Span<float> output, int m, Threading.ComputePool pool, Epilogue epilogue = Epilogue.None, Activation activation = Activation.None)
-    {
-        ArgumentNullException.ThrowIfNull(pool);
-        ForwardCore(input, output, m, epilogue, activation, pool);
     }
 
     /// <summary>The smallest share of a GEMM worth handing to another thread (~1–2 µs of work).</summary>

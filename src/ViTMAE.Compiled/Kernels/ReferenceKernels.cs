@@ -8,7 +8,7 @@ namespace ViTMAE.Compiled.Kernels;
 /// functions are evaluated in double and rounded once, so the references are more accurate than any fp32 kernel.
 /// Layout: row-major, activations [tokens, features]; Linear weights are Hugging Face's [out_features, in_features].
 /// </summary>
-public static class ReferenceKernels
+internal static class ReferenceKernels
 {
     /// <summary>PyTorch's SELU alpha.</summary>
     public const double SeluAlpha = 1.6732632423543772848170429916717;

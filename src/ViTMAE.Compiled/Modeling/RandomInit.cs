@@ -21,34 +21,38 @@ public static class RandomInit
         var writer = new SafeTensorsWriter();
         writer.AddMetadata("format", "pt");
         writer.AddMetadata("generated_by", "ViTMAE.Compiled RandomInit seed " + seed.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        int d = spec.HiddenSize, dd = spec.DecoderHiddenSize, p = spec.PatchSize, c = spec.NumChannels;
-        double std = spec.InitializerRange;
-        int grid = spec.GridHeight;
+        foreach (WeightSpec entry in WeightCatalog.For(spec))
+        {
+            writer.AddFloat32(entry.Key, Initial(spec, entry, random), entry.ShapeArray());
+        }
 
-        double bound = Math.Sqrt(6.0 / ((c * p * p) + d)); // xavier_uniform_ on the [D, C·p·p] view
-        writer.AddFloat32("vit.embeddings.patch_embeddings.projection.weight", Uniform(random, d * c * p * p, bound), d, c, p, p);
-        writer.AddFloat32("vit.embeddings.patch_embeddings.projection.bias", new float[d], d);
-        writer.AddFloat32("vit.embeddings.cls_token", Normal(random, d, std), 1, 1, d);
-        writer.AddFloat32("vit.embeddings.position_embeddings", SinCos2D(d, grid, addClsToken: true), 1, spec.NumPatches + 1, d);
-        AddLayers(writer, random, "vit.encoder.layer.", spec.NumHiddenLayers, d, spec.IntermediateSize, spec.QkvBias, std);
-        writer.AddFloat32("vit.layernorm.weight", Ones(d), d);
-        writer.AddFloat32("vit.layernorm.bias", new float[d], d);
-
-        writer.AddFloat32("decoder.decoder_embed.weight", Normal(random, dd * d, std), dd, d);
-        writer.AddFloat32("decoder.decoder_embed.bias", new float[dd], dd);
-        writer.AddFloat32("decoder.mask_token", Normal(random, dd, std), 1, 1, dd);
-        writer.AddFloat32("decoder.decoder_pos_embed", SinCos2D(dd, grid, addClsToken: true), 1, spec.NumPatches + 1, dd);
-        AddLayers(writer, random, "decoder.decoder_layers.", spec.DecoderNumHiddenLayers, dd, spec.DecoderIntermediateSize, spec.QkvBias, std);
-        writer.AddFloat32("decoder.decoder_norm.weight", Ones(dd), dd);
-        writer.AddFloat32("decoder.decoder_norm.bias", new float[dd], dd);
-        writer.AddFloat32("decoder.decoder_pred.weight", Normal(random, spec.PatchDim * dd, std), spec.PatchDim, dd);
-        writer.AddFloat32("decoder.decoder_pred.bias", new float[spec.PatchDim], spec.PatchDim);
         writer.WriteTo(path);
+    }
+
+    /// <summary>The initial value of one tensor, by role (HF's <c>_init_weights</c>), drawing from <paramref name="random"/> in catalog order.</summary>
+    internal static float[] Initial(ViTMAESpec spec, WeightSpec entry, Random random)
+    {
+        int n = checked((int)entry.ElementCount);
+        switch (entry.Role)
+        {
+            case WeightRole.PatchProjection:
+                // xavier_uniform_ on the [D, C·p·p] view of the convolution weight.
+                int fanIn = spec.NumChannels * spec.PatchSize * spec.PatchSize;
+                return Uniform(random, n, Math.Sqrt(6.0 / (fanIn + spec.HiddenSize)));
+            case WeightRole.PositionTable:
+                return SinCos2D(entry.Shape[2], spec.GridHeight, addClsToken: true);
+            case WeightRole.ClsToken or WeightRole.MaskToken or WeightRole.LinearWeight:
+                return Normal(random, n, spec.InitializerRange);
+            case WeightRole.LayerNormWeight:
+                return Ones(n);
+            default:
+                return new float[n]; // biases and LayerNorm shifts
+        }
     }
 
     /// <summary>
     /// The path of a random checkpoint for <paramref name="spec"/> in the temp folder
-    /// (<c>vitmae-random-{name}-seed{seed}.safetensors</c>), written on first use and reused afterwards. The file is
+    /// (<c>vitmae-random-v2-{name}-seed{seed}.safetensors</c>; v2 since the draws follow the weight catalog), written on first use and reused afterwards. The file is
     /// written under a process-unique name and moved into place, so concurrent callers never read a partial file.
     /// </summary>
     public static string CachedCheckpoint(ViTMAESpec spec, string name, int seed = 0)
@@ -56,7 +60,7 @@ public static class RandomInit
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentException.ThrowIfNullOrEmpty(name);
         string path = System.IO.Path.Combine(System.IO.Path.GetTempPath(),
-            "vitmae-random-" + name + "-seed" + seed.ToString(System.Globalization.CultureInfo.InvariantCulture) + ".safetensors");
+            "vitmae-random-v2-" + name + "-seed" + seed.ToString(System.Globalization.CultureInfo.InvariantCulture) + ".safetensors");
         if (!System.IO.File.Exists(path))
         {
             string partial = path + "." + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture) + ".tmp";
@@ -99,30 +103,6 @@ public static class RandomInit
         }
 
         return table;
-    }
-
-    private static void AddLayers(SafeTensorsWriter writer, Random random, string prefix, int layers, int hidden, int intermediate, bool qkvBias, double std)
-    {
-        var specs = new List<WeightSpec>();
-        for (int layer = 0; layer < layers; layer++)
-        {
-            WeightSpec.AddTransformerLayer(specs, prefix, layer, hidden, intermediate, qkvBias);
-        }
-
-        foreach (WeightSpec spec in specs)
-        {
-            int[] shape = new int[spec.Shape.Count];
-            for (int i = 0; i < shape.Length; i++)
-            {
-                shape[i] = spec.Shape[i];
-            }
-
-            int n = (int)spec.ElementCount;
-            float[] values = spec.Key.EndsWith(".bias", StringComparison.Ordinal) ? new float[n]
-                : spec.Key.Contains("layernorm", StringComparison.Ordinal) ? Ones(n)
-                : Normal(random, n, std);
-            writer.AddFloat32(spec.Key, values, shape);
-        }
     }
 
     private static float[] Ones(int n)

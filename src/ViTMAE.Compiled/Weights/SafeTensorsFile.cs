@@ -5,6 +5,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.IO;
 using System.IO.MemoryMappedFiles;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace ViTMAE.Compiled.Weights;
@@ -72,7 +73,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     public static SafeTensorsFile Open(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.RandomAccess);
+        FileStream stream = OpenRegularFile(path);
         MemoryMappedFile? map = null;
         MemoryMappedViewAccessor? view = null;
         byte* pointer = null;
@@ -85,9 +86,16 @@ public sealed unsafe class SafeTensorsFile : IDisposable
                     $"the file is {fileLength} bytes long, shorter than the 8-byte header length"));
             }
 
-            Span<byte> prefix = stackalloc byte[8];
-            stream.ReadExactly(prefix);
+            Span<byte> prefix = stackalloc byte[9];
+            int got = stream.ReadAtLeast(prefix, prefix.Length, throwOnEndOfStream: false);
             ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(prefix);
+            bool jsonStart = got == prefix.Length && prefix[8] == (byte)'{';
+            if (!jsonStart && (headerLength > MaxHeaderLength || headerLength > (ulong)(fileLength - 8)))
+            {
+                // Neither a plausible length nor a JSON object after it: some other kind of file.
+                throw new WeightsFormatException(path, null, NotSafeTensors(prefix[..got], headerLength, fileLength));
+            }
+
             if (headerLength > MaxHeaderLength)
             {
                 throw new WeightsFormatException(path, null, string.Create(CultureInfo.InvariantCulture,
@@ -122,6 +130,56 @@ public sealed unsafe class SafeTensorsFile : IDisposable
             stream.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Opens <paramref name="path"/> for reading if it is a regular file of at least 8 bytes. The size is read first, without
+    /// opening: a FIFO, a device or /proc file reports 0 bytes and is refused before an open that could block forever. Path
+    /// errors (a NUL or other invalid character, too long) become <see cref="WeightsFormatException"/>.
+    /// </summary>
+    private static FileStream OpenRegularFile(string path)
+    {
+        long length;
+        try
+        {
+            var info = new FileInfo(path);
+            if (!info.Exists && !Directory.Exists(path))
+            {
+                throw new FileNotFoundException($"Weights file '{path}' not found.", path);
+            }
+
+            if ((info.Attributes & FileAttributes.Directory) != 0 || Directory.Exists(path))
+            {
+                throw new WeightsFormatException(path, null, "the path is a directory, not a safetensors file");
+            }
+
+            length = info.Length; // FileNotFoundException when it does not exist
+        }
+        catch (Exception ex) when (ex is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            throw new WeightsFormatException(path, null, $"the path is not a valid file name ({ex.Message})", ex);
+        }
+
+        if (length < 8)
+        {
+            throw new WeightsFormatException(path, null, string.Create(CultureInfo.InvariantCulture,
+                $"the file is {length} bytes long, shorter than the 8-byte header length (an empty file, a FIFO or a device is not a safetensors file)"));
+        }
+
+        return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.RandomAccess);
+    }
+
+    /// <summary>Why a file is not safetensors, with a hint when it is a PyTorch checkpoint (zip or pickle).</summary>
+    private static string NotSafeTensors(ReadOnlySpan<byte> prefix, ulong headerLength, long fileLength)
+    {
+        string head = Convert.ToHexString(prefix);
+        bool zip = prefix.Length >= 4 && prefix[0] == (byte)'P' && prefix[1] == (byte)'K' && prefix[2] == 3 && prefix[3] == 4;
+        bool pickle = prefix.Length >= 2 && prefix[0] == 0x80 && prefix[1] is >= 2 and <= 5;
+        string what = string.Create(CultureInfo.InvariantCulture,
+            $"not a safetensors file: its first bytes ({head}) read as a header length give {headerLength}, more than the file's {fileLength} bytes, and no JSON header follows");
+        return zip || pickle
+            ? what + "; it looks like a PyTorch checkpoint (pytorch_model.bin), which is not read: convert it with Hugging Face's save_pretrained(..., safe_serialization=True)"
+            : what;
     }
 
     /// <summary>Whether the file holds a tensor named <paramref name="name"/>.</summary>
@@ -167,7 +225,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         TensorInfo info = GetInfo(name);
         CheckFloat32(info);
         ReadOnlySpan<byte> bytes = GetBytes(info);
-        var result = new float[info.ElementCount];
+        float[] result = Allocate<float>(info, "float32");
         TensorConversions.ToFloat32(info.DType, bytes, result);
         return result;
     }
@@ -217,7 +275,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         TensorInfo info = GetInfo(name);
         CheckInt64(info);
         ReadOnlySpan<byte> bytes = GetBytes(info);
-        var result = new long[info.ElementCount];
+        long[] result = Allocate<long>(info, "int64");
         TensorConversions.ToInt64(info.DType, bytes, result);
         return result;
     }
@@ -268,6 +326,30 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         _view.SafeMemoryMappedViewHandle.ReleasePointer();
         _view.Dispose();
         _map.Dispose();
+    }
+
+    /// <summary>
+    /// The array a widening read returns (F16/BF16 → float doubles the bytes, U8 → long multiplies them by 8): refused
+    /// with a typed error when the element count exceeds the largest array or the allocation fails.
+    /// </summary>
+    private T[] Allocate<T>(TensorInfo info, string type)
+    {
+        if (info.ElementCount > Array.MaxLength)
+        {
+            throw new WeightsFormatException(FilePath, info.Name, string.Create(CultureInfo.InvariantCulture,
+                $"tensor '{info.Name}' {info.ShapeText} has {info.ElementCount} elements, more than an array can hold ({Array.MaxLength})"));
+        }
+
+        try
+        {
+            return new T[info.ElementCount];
+        }
+        catch (OutOfMemoryException ex)
+        {
+            // One large allocation failed; nothing else was touched, so this is an input error, not a broken process.
+            throw new WeightsFormatException(FilePath, info.Name, string.Create(CultureInfo.InvariantCulture,
+                $"tensor '{info.Name}' {info.ShapeText} needs {info.ElementCount * Unsafe.SizeOf<T>()} bytes as {type}, more than this process can allocate"), ex);
+        }
     }
 
     internal void CheckFloat32(TensorInfo info)

@@ -18,6 +18,12 @@ internal static class SafeTensorsHeader
 
     internal sealed record Result(Dictionary<string, TensorInfo> Tensors, Dictionary<string, string> Metadata);
 
+    /// <summary>
+    /// Most entries a header may have. Checkpoints have hundreds to a few thousand tensors; the cap keeps a hostile 100 MB
+    /// header of tiny entries from costing gigabytes of parsed objects (one million entries took ~600 MB).
+    /// </summary>
+    internal const int MaxEntries = 100_000;
+
     /// <param name="header">The header bytes (after the 8-byte length).</param>
     /// <param name="dataStart">File offset of the data section (8 + header length).</param>
     /// <param name="dataLength">Length of the data section in bytes.</param>
@@ -29,6 +35,7 @@ internal static class SafeTensorsHeader
             throw new WeightsFormatException(filePath, null, "the header is not valid UTF-8");
         }
 
+        CountEntries(header, filePath);
         JsonDocument document;
         try
         {
@@ -79,6 +86,28 @@ internal static class SafeTensorsHeader
             }
 
             return new Result(tensors, metadata);
+        }
+    }
+
+    /// <summary>Counts the top-level keys with a forward-only reader (no allocation) and refuses more than <see cref="MaxEntries"/>.</summary>
+    private static void CountEntries(ReadOnlySpan<byte> header, string filePath)
+    {
+        var reader = new Utf8JsonReader(header, new JsonReaderOptions { MaxDepth = 64 });
+        int entries = 0;
+        try
+        {
+            while (reader.Read())
+            {
+                if (reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == 1 && ++entries > MaxEntries)
+                {
+                    throw new WeightsFormatException(filePath, null, string.Create(CultureInfo.InvariantCulture,
+                        $"the header has more than {MaxEntries} entries, more than any checkpoint; refused before parsing it"));
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            // Malformed JSON is reported with its position by the full parse that follows.
         }
     }
 

@@ -81,6 +81,13 @@ public sealed class WeightSource : IDisposable
             {
                 path = index;
             }
+            else if (PyTorchCheckpoint(path) is string bin)
+            {
+                throw new WeightsFormatException(path, null,
+                    $"the folder holds a PyTorch checkpoint ({Path.GetFileName(bin)}) but no {SingleFileName}: .bin (pickle) checkpoints are not read, because " +
+                    "unpickling runs arbitrary code. Convert it once with Hugging Face: python -c \"from transformers import ViTMAEForPreTraining as M; " +
+                    $"M.from_pretrained('{path}').save_pretrained('{path}', safe_serialization=True)\"");
+            }
             else
             {
                 throw new FileNotFoundException($"The directory '{path}' holds neither {SingleFileName} nor {IndexFileName}.", single);
@@ -93,6 +100,21 @@ public sealed class WeightSource : IDisposable
         }
 
         return path.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? OpenIndex(path) : FromFile(SafeTensorsFile.Open(path));
+    }
+
+    /// <summary>A PyTorch checkpoint in <paramref name="directory"/> (pytorch_model.bin or its sharded index), or null.</summary>
+    private static string? PyTorchCheckpoint(string directory)
+    {
+        foreach (string name in new[] { "pytorch_model.bin", "pytorch_model.bin.index.json" })
+        {
+            string candidate = Path.Combine(directory, name);
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Wraps an already open file; the source takes ownership and disposes it.</summary>
@@ -108,8 +130,20 @@ public sealed class WeightSource : IDisposable
         return new WeightSource(file.FilePath, isSharded: false, [file], tensors, file.Metadata);
     }
 
+    /// <summary>Largest sharded index read: real ones are tens of kilobytes.</summary>
+    private const long MaxIndexBytes = 64L << 20;
+
     private static WeightSource OpenIndex(string indexPath)
     {
+        // Size first, without opening: a FIFO or device reports 0 bytes and would block or never end.
+        long length = new FileInfo(indexPath).Length;
+        if (length == 0 || length > MaxIndexBytes)
+        {
+            throw new WeightsFormatException(indexPath, null, length == 0
+                ? "the index is empty (or not a regular file)"
+                : $"the index is {length} bytes, more than the {MaxIndexBytes} bytes any sharded index needs");
+        }
+
         byte[] json = File.ReadAllBytes(indexPath);
         var weightMap = new List<(string Tensor, string Shard)>();
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -198,6 +232,11 @@ public sealed class WeightSource : IDisposable
 
     private static string ResolveShard(string indexPath, string directory, string tensor, string shardName)
     {
+        if (shardName.AsSpan().IndexOfAny(Path.GetInvalidPathChars()) >= 0 || shardName.Contains('\0', StringComparison.Ordinal))
+        {
+            throw new WeightsFormatException(indexPath, tensor, $"shard name for tensor '{tensor}' contains characters no file name can have");
+        }
+
         if (shardName.Length == 0 || Path.IsPathRooted(shardName))
         {
             throw new WeightsFormatException(indexPath, tensor, $"shard '{shardName}' for tensor '{tensor}' must be a path relative to the index");

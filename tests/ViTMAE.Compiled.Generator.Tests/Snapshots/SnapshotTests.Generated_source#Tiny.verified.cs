@@ -11,39 +11,52 @@ namespace Consumer
     /// </summary>
     /// <remarks>
     /// <para>Tokens: 32x32 px, 3 channels, patch 8 -&gt; L = 16 patches of 192 values; mask_ratio 0.75 keeps len_keep = int(16 * (1 - 0.75)) = 4; encoder sequence T = 5 (CLS + kept), decoder sequence 17 (CLS + all patches).</para>
-    /// <para>GEMMs per image (M x N x K x repeat, epilogue):</para>
-    /// <para>  patch_embeddings: 16 x 64 x 192 x 1, bias + position embedding (0.393 MFLOP)</para>
-    /// <para>  encoder.qkv: 5 x 192 x 64 x 2, fused Q|K|V, bias (0.246 MFLOP)</para>
-    /// <para>  encoder.attention.scores: 5 x 5 x 16 x 8, scale, softmax (0.006 MFLOP)</para>
-    /// <para>  encoder.attention.context: 5 x 16 x 5 x 8, head_mask (0.006 MFLOP)</para>
-    /// <para>  encoder.attention.output: 5 x 64 x 64 x 2, bias + residual (0.082 MFLOP)</para>
-    /// <para>  encoder.intermediate: 5 x 128 x 64 x 2, bias + gelu (0.164 MFLOP)</para>
-    /// <para>  encoder.output: 5 x 64 x 128 x 2, bias + residual (0.164 MFLOP)</para>
-    /// <para>  decoder_embed: 5 x 32 x 64 x 1, bias (0.020 MFLOP)</para>
-    /// <para>  decoder.qkv: 17 x 96 x 32 x 2, fused Q|K|V, bias (0.209 MFLOP)</para>
-    /// <para>  decoder.attention.scores: 17 x 17 x 8 x 8, scale, softmax (0.037 MFLOP)</para>
-    /// <para>  decoder.attention.context: 17 x 8 x 17 x 8, head_mask (0.037 MFLOP)</para>
-    /// <para>  decoder.attention.output: 17 x 32 x 32 x 2, bias + residual (0.070 MFLOP)</para>
-    /// <para>  decoder.intermediate: 17 x 64 x 32 x 2, bias + gelu (0.139 MFLOP)</para>
-    /// <para>  decoder.output: 17 x 32 x 64 x 2, bias + residual (0.139 MFLOP)</para>
-    /// <para>  decoder_pred: 16 x 192 x 32 x 1, bias, CLS row skipped (0.197 MFLOP)</para>
+    /// <para>Steps per image (shapes, FLOPs):</para>
+    /// <para>  0. patchify: pixels -&gt; [16, 192]</para>
+    /// <para>  1. patch_embeddings: [16, 192] x [192 -&gt; 64], bias, the stride-8 convolution (0.393 MFLOP)</para>
+    /// <para>  2. position_embeddings: [16, 64] += positions[1:]</para>
+    /// <para>  3. random_masking: keep 4 of 16 patches (lowest noise first)</para>
+    /// <para>  4. gather_kept: CLS + kept -&gt; [5, 64]</para>
+    /// <para>  5. encoder: 2 layers of [5, 64] (0.668 MFLOP)</para>
+    /// <para>       encoder.layernorm_before: [5, 64]</para>
+    /// <para>       encoder.qkv: [5, 64] x [64 -&gt; 192], bias, query|key|value fused (0.123 MFLOP per layer)</para>
+    /// <para>       encoder.attention: 4 heads x [5, 16] x [16, 5] scores, softmax, x [5, 16] (0.006 MFLOP per layer)</para>
+    /// <para>       encoder.attention.output: [5, 64] x [64 -&gt; 64], bias + residual (0.041 MFLOP per layer)</para>
+    /// <para>       encoder.layernorm_after: [5, 64]</para>
+    /// <para>       encoder.intermediate: [5, 64] x [64 -&gt; 128], bias + gelu (0.082 MFLOP per layer)</para>
+    /// <para>       encoder.output: [5, 128] x [128 -&gt; 64], bias + residual (0.082 MFLOP per layer)</para>
+    /// <para>  6. layernorm: [5, 64]</para>
+    /// <para>  7. decoder_embed: [5, 64] x [64 -&gt; 32], bias (0.020 MFLOP)</para>
+    /// <para>  8. unshuffle: mask tokens + unshuffle + positions -&gt; [17, 32]</para>
+    /// <para>  9. decoder: 2 layers of [17, 32] (0.631 MFLOP)</para>
+    /// <para>       decoder.layernorm_before: [17, 32]</para>
+    /// <para>       decoder.qkv: [17, 32] x [32 -&gt; 96], bias, query|key|value fused (0.104 MFLOP per layer)</para>
+    /// <para>       decoder.attention: 4 heads x [17, 8] x [8, 17] scores, softmax, x [17, 8] (0.037 MFLOP per layer)</para>
+    /// <para>       decoder.attention.output: [17, 32] x [32 -&gt; 32], bias + residual (0.035 MFLOP per layer)</para>
+    /// <para>       decoder.layernorm_after: [17, 32]</para>
+    /// <para>       decoder.intermediate: [17, 32] x [32 -&gt; 64], bias + gelu (0.070 MFLOP per layer)</para>
+    /// <para>       decoder.output: [17, 64] x [64 -&gt; 32], bias + residual (0.070 MFLOP per layer)</para>
+    /// <para>  10. decoder_norm: [17, 32]</para>
+    /// <para>  11. decoder_pred: [16, 32] x [32 -&gt; 192], bias, CLS row skipped (0.197 MFLOP)</para>
+    /// <para>  12. loss: MSE over [16, 192], mean over removed patches</para>
     /// <para>FLOPs per image: ViTMAEModel 1.061 MFLOP, ViTMAEForPreTraining 1.910 MFLOP.</para>
     /// <para>Arena: 7760 floats (30.3 KiB) per image. Buffers (per image: shape @ offset, live steps):</para>
     /// <para>  patches [16, 192] @ 0, steps 0-12</para>
-    /// <para>  embeddings [16, 64] @ 3072, steps 1-2</para>
-    /// <para>  mask [16, 1] @ 7744, steps 2-12</para>
-    /// <para>  hidden [5, 64] @ 4672, steps 2-5</para>
-    /// <para>  encoder_norm [5, 64] @ 4992, steps 3-4</para>
-    /// <para>  encoder_qkv [5, 192] @ 3072, steps 3-4</para>
-    /// <para>  encoder_context [5, 64] @ 5312, steps 3-4</para>
-    /// <para>  encoder_mlp [5, 128] @ 4032, steps 3-4</para>
-    /// <para>  last_hidden_state [5, 64] @ 7424, steps 5-12</para>
-    /// <para>  decoder_tokens [5, 32] @ 3072, steps 6-7</para>
-    /// <para>  decoder_hidden [17, 32] @ 5792, steps 7-10</para>
-    /// <para>  decoder_norm [17, 32] @ 6336, steps 8-11</para>
-    /// <para>  decoder_qkv [17, 96] @ 3072, steps 8-9</para>
-    /// <para>  decoder_context [17, 32] @ 6880, steps 8-9</para>
-    /// <para>  decoder_mlp [17, 64] @ 4704, steps 8-9</para>
+    /// <para>  embeddings [16, 64] @ 3072, steps 1-4</para>
+    /// <para>  mask [16, 1] @ 7744, steps 3-12</para>
+    /// <para>  hidden [5, 64] @ 4672, steps 4-6</para>
+    /// <para>  encoder_layer_norm [5, 64] @ 4992, steps 5-5</para>
+    /// <para>  encoder_qkv [5, 192] @ 3072, steps 5-5</para>
+    /// <para>  encoder_context [5, 64] @ 5312, steps 5-5</para>
+    /// <para>  encoder_mlp [5, 128] @ 4032, steps 5-5</para>
+    /// <para>  last_hidden_state [5, 64] @ 7424, steps 6-12</para>
+    /// <para>  decoder_tokens [5, 32] @ 3072, steps 7-8</para>
+    /// <para>  decoder_hidden [17, 32] @ 5792, steps 8-10</para>
+    /// <para>  decoder_layer_norm [17, 32] @ 6336, steps 9-9</para>
+    /// <para>  decoder_qkv [17, 96] @ 3072, steps 9-9</para>
+    /// <para>  decoder_context [17, 32] @ 6880, steps 9-9</para>
+    /// <para>  decoder_mlp [17, 64] @ 4704, steps 9-9</para>
+    /// <para>  decoder_norm [17, 32] @ 6336, steps 10-11</para>
     /// <para>  logits [16, 192] @ 3072, steps 11-12</para>
     /// </remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("ViTMAE.Compiled.Generator", "0.1.0")]
@@ -116,153 +129,53 @@ namespace Consumer
         /// <summary>The build-time plan in words: tokens, GEMMs, FLOPs and the buffer table.</summary>
         public const string PlanSummary =
             "Tokens: 32x32 px, 3 channels, patch 8 -> L = 16 patches of 192 values; mask_ratio 0.75 keeps len_keep = int(16 * (1 - 0.75)) = 4; encoder sequence T = 5 (CLS + kept), decoder sequence 17 (CLS + all patches).\n" +
-            "GEMMs per image (M x N x K x repeat, epilogue):\n" +
-            "  patch_embeddings: 16 x 64 x 192 x 1, bias + position embedding (0.393 MFLOP)\n" +
-            "  encoder.qkv: 5 x 192 x 64 x 2, fused Q|K|V, bias (0.246 MFLOP)\n" +
-            "  encoder.attention.scores: 5 x 5 x 16 x 8, scale, softmax (0.006 MFLOP)\n" +
-            "  encoder.attention.context: 5 x 16 x 5 x 8, head_mask (0.006 MFLOP)\n" +
-            "  encoder.attention.output: 5 x 64 x 64 x 2, bias + residual (0.082 MFLOP)\n" +
-            "  encoder.intermediate: 5 x 128 x 64 x 2, bias + gelu (0.164 MFLOP)\n" +
-            "  encoder.output: 5 x 64 x 128 x 2, bias + residual (0.164 MFLOP)\n" +
-            "  decoder_embed: 5 x 32 x 64 x 1, bias (0.020 MFLOP)\n" +
-            "  decoder.qkv: 17 x 96 x 32 x 2, fused Q|K|V, bias (0.209 MFLOP)\n" +
-            "  decoder.attention.scores: 17 x 17 x 8 x 8, scale, softmax (0.037 MFLOP)\n" +
-            "  decoder.attention.context: 17 x 8 x 17 x 8, head_mask (0.037 MFLOP)\n" +
-            "  decoder.attention.output: 17 x 32 x 32 x 2, bias + residual (0.070 MFLOP)\n" +
-            "  decoder.intermediate: 17 x 64 x 32 x 2, bias + gelu (0.139 MFLOP)\n" +
-            "  decoder.output: 17 x 32 x 64 x 2, bias + residual (0.139 MFLOP)\n" +
-            "  decoder_pred: 16 x 192 x 32 x 1, bias, CLS row skipped (0.197 MFLOP)\n" +
+            "Steps per image (shapes, FLOPs):\n" +
+            "  0. patchify: pixels -> [16, 192]\n" +
+            "  1. patch_embeddings: [16, 192] x [192 -> 64], bias, the stride-8 convolution (0.393 MFLOP)\n" +
+            "  2. position_embeddings: [16, 64] += positions[1:]\n" +
+            "  3. random_masking: keep 4 of 16 patches (lowest noise first)\n" +
+            "  4. gather_kept: CLS + kept -> [5, 64]\n" +
+            "  5. encoder: 2 layers of [5, 64] (0.668 MFLOP)\n" +
+            "       encoder.layernorm_before: [5, 64]\n" +
+            "       encoder.qkv: [5, 64] x [64 -> 192], bias, query|key|value fused (0.123 MFLOP per layer)\n" +
+            "       encoder.attention: 4 heads x [5, 16] x [16, 5] scores, softmax, x [5, 16] (0.006 MFLOP per layer)\n" +
+            "       encoder.attention.output: [5, 64] x [64 -> 64], bias + residual (0.041 MFLOP per layer)\n" +
+            "       encoder.layernorm_after: [5, 64]\n" +
+            "       encoder.intermediate: [5, 64] x [64 -> 128], bias + gelu (0.082 MFLOP per layer)\n" +
+            "       encoder.output: [5, 128] x [128 -> 64], bias + residual (0.082 MFLOP per layer)\n" +
+            "  6. layernorm: [5, 64]\n" +
+            "  7. decoder_embed: [5, 64] x [64 -> 32], bias (0.020 MFLOP)\n" +
+            "  8. unshuffle: mask tokens + unshuffle + positions -> [17, 32]\n" +
+            "  9. decoder: 2 layers of [17, 32] (0.631 MFLOP)\n" +
+            "       decoder.layernorm_before: [17, 32]\n" +
+            "       decoder.qkv: [17, 32] x [32 -> 96], bias, query|key|value fused (0.104 MFLOP per layer)\n" +
+            "       decoder.attention: 4 heads x [17, 8] x [8, 17] scores, softmax, x [17, 8] (0.037 MFLOP per layer)\n" +
+            "       decoder.attention.output: [17, 32] x [32 -> 32], bias + residual (0.035 MFLOP per layer)\n" +
+            "       decoder.layernorm_after: [17, 32]\n" +
+            "       decoder.intermediate: [17, 32] x [32 -> 64], bias + gelu (0.070 MFLOP per layer)\n" +
+            "       decoder.output: [17, 64] x [64 -> 32], bias + residual (0.070 MFLOP per layer)\n" +
+            "  10. decoder_norm: [17, 32]\n" +
+            "  11. decoder_pred: [16, 32] x [32 -> 192], bias, CLS row skipped (0.197 MFLOP)\n" +
+            "  12. loss: MSE over [16, 192], mean over removed patches\n" +
             "FLOPs per image: ViTMAEModel 1.061 MFLOP, ViTMAEForPreTraining 1.910 MFLOP.\n" +
             "Arena: 7760 floats (30.3 KiB) per image. Buffers (per image: shape @ offset, live steps):\n" +
             "  patches [16, 192] @ 0, steps 0-12\n" +
-            "  embeddings [16, 64] @ 3072, steps 1-2\n" +
-            "  mask [16, 1] @ 7744, steps 2-12\n" +
-            "  hidden [5, 64] @ 4672, steps 2-5\n" +
-            "  encoder_norm [5, 64] @ 4992, steps 3-4\n" +
-            "  encoder_qkv [5, 192] @ 3072, steps 3-4\n" +
-            "  encoder_context [5, 64] @ 5312, steps 3-4\n" +
-            "  encoder_mlp [5, 128] @ 4032, steps 3-4\n" +
-            "  last_hidden_state [5, 64] @ 7424, steps 5-12\n" +
-            "  decoder_tokens [5, 32] @ 3072, steps 6-7\n" +
-            "  decoder_hidden [17, 32] @ 5792, steps 7-10\n" +
-            "  decoder_norm [17, 32] @ 6336, steps 8-11\n" +
-            "  decoder_qkv [17, 96] @ 3072, steps 8-9\n" +
-            "  decoder_context [17, 32] @ 6880, steps 8-9\n" +
-            "  decoder_mlp [17, 64] @ 4704, steps 8-9\n" +
+            "  embeddings [16, 64] @ 3072, steps 1-4\n" +
+            "  mask [16, 1] @ 7744, steps 3-12\n" +
+            "  hidden [5, 64] @ 4672, steps 4-6\n" +
+            "  encoder_layer_norm [5, 64] @ 4992, steps 5-5\n" +
+            "  encoder_qkv [5, 192] @ 3072, steps 5-5\n" +
+            "  encoder_context [5, 64] @ 5312, steps 5-5\n" +
+            "  encoder_mlp [5, 128] @ 4032, steps 5-5\n" +
+            "  last_hidden_state [5, 64] @ 7424, steps 6-12\n" +
+            "  decoder_tokens [5, 32] @ 3072, steps 7-8\n" +
+            "  decoder_hidden [17, 32] @ 5792, steps 8-10\n" +
+            "  decoder_layer_norm [17, 32] @ 6336, steps 9-9\n" +
+            "  decoder_qkv [17, 96] @ 3072, steps 9-9\n" +
+            "  decoder_context [17, 32] @ 6880, steps 9-9\n" +
+            "  decoder_mlp [17, 64] @ 4704, steps 9-9\n" +
+            "  decoder_norm [17, 32] @ 6336, steps 10-11\n" +
             "  logits [16, 192] @ 3072, steps 11-12";
-
-        // ---- Weights: what this model reads from a Hugging Face ViTMAEForPreTraining checkpoint. ----
-        /// <summary>
-        /// Every tensor of the model, with its Hugging Face key and shape (78 tensors). A <c>ViTMAEModel</c>
-        /// checkpoint holds the <c>vit.*</c> part without the <c>vit.</c> prefix and no decoder.
-        /// </summary>
-        public static global::System.Collections.Generic.IReadOnlyList<global::ViTMAE.Compiled.WeightSpec> WeightLayout { get; } = CreateWeightLayout();
-
-        private static global::ViTMAE.Compiled.WeightSpec[] CreateWeightLayout()
-        {
-            var layout = new global::System.Collections.Generic.List<global::ViTMAE.Compiled.WeightSpec>(78);
-
-            // Embeddings: CLS token, the (checkpoint-stored) sin-cos position table incl. CLS, and the patch projection,
-            // a stride-8 convolution that runs as a GEMM over patches.
-            layout.Add(new global::ViTMAE.Compiled.WeightSpec("vit.embeddings.cls_token", 1, 1, 64));
-            layout.Add(new global::ViTMAE.Compiled.WeightSpec("vit.embeddings.position_embeddings", 1, 17, 64));
-            layout.Add(new global::ViTMAE.Compiled.WeightSpec("vit.embeddings.patch_embeddings.projection.weight", 64, 3, 8, 8));
-            layout.Add(new global::ViTMAE.Compiled.WeightSpec("vit.embeddings.patch_embeddings.projection.bias", 64));
-
-            // Encoder: 2 pre-LN layers, then the final LayerNorm.
-            for (int layer = 0; layer < 2; layer++)
-            {
-                global::ViTMAE.Compiled.WeightSpec.AddTransformerLayer(layout, "vit.encoder.layer.", layer, HiddenSize, IntermediateSize, QkvBias);
-            }
-            layout.Add(new global::ViTMAE.Compiled.WeightSpec("vit.layernorm.weight", 64));
-            layout.Add(new global::ViTMAE.Compiled.WeightSpec("vit.layernorm.bias", 64));
-
-            // Decoder input: projection to the decoder width, the mask token, the decoder's position table incl. CLS.
-            layout.Add(new global::ViTMAE.Compiled.WeightSpec("decoder.decoder_embed.weight", 32, 64));
-            layout.Add(new global::ViTMAE.Compiled.WeightSpec("decoder.decoder_embed.bias", 32));
-            layout.Add(new global::ViTMAE.Compiled.WeightSpec("decoder.mask_token", 1, 1, 32));
-            layout.Add(new global::ViTMAE.Compiled.WeightSpec("decoder.decoder_pos_embed", 1, 17, 32));
-
-            // Decoder: 2 pre-LN layers (same activation, qkv_bias and eps as the encoder), norm, pixel prediction.
-            for (int layer = 0; layer < 2; layer++)
-            {
-                global::ViTMAE.Compiled.WeightSpec.AddTransformerLayer(layout, "decoder.decoder_layers.", layer, DecoderHiddenSize, DecoderIntermediateSize, QkvBias);
-            }
-            layout.Add(new global::ViTMAE.Compiled.WeightSpec("decoder.decoder_norm.weight", 32));
-            layout.Add(new global::ViTMAE.Compiled.WeightSpec("decoder.decoder_norm.bias", 32));
-            layout.Add(new global::ViTMAE.Compiled.WeightSpec("decoder.decoder_pred.weight", 192, 32));
-            layout.Add(new global::ViTMAE.Compiled.WeightSpec("decoder.decoder_pred.bias", 192));
-            return layout.ToArray();
-        }
-
-        // ---- Weights, packed once at load. Immutable afterwards: one instance serves every thread. ----
-        private readonly global::ViTMAE.Compiled.Kernels.PackedLinear _patchEmbedding;
-        private readonly float[] _clsToken;
-        private readonly float[][] _positionEmbeddings;
-        private readonly global::ViTMAE.Compiled.Modeling.TransformerLayerWeights[] _encoderLayers;
-        private readonly float[] _layerNormWeight;
-        private readonly float[] _layerNormBias;
-        private readonly global::ViTMAE.Compiled.Kernels.PackedLinear? _decoderEmbed;
-        private readonly float[]? _maskToken;
-        private readonly float[][]? _decoderPositionEmbeddings;
-        private readonly global::ViTMAE.Compiled.Modeling.TransformerLayerWeights[] _decoderLayers;
-        private readonly float[]? _decoderNormWeight;
-        private readonly float[]? _decoderNormBias;
-        private readonly global::ViTMAE.Compiled.Kernels.PackedLinear? _decoderPred;
-
-        private static readonly (int Height, int Width)[] s_resolutions = { (32, 32) };
-
-        private Tiny(global::ViTMAE.Compiled.Modeling.Checkpoint checkpoint)
-        {
-            // Embeddings: the convolution weight [D, C, p, p] reordered to patchify order [D, p, p, C], packed as a GEMM.
-            _patchEmbedding = new global::ViTMAE.Compiled.Kernels.PackedLinear(
-                global::ViTMAE.Compiled.Modeling.Patches.ConvWeightToPatchOrder(checkpoint.Require("vit.embeddings.patch_embeddings.projection.weight", HiddenSize, NumChannels, PatchSize, PatchSize), HiddenSize, NumChannels, PatchSize),
-                checkpoint.Require("vit.embeddings.patch_embeddings.projection.bias", HiddenSize), HiddenSize, PatchDim);
-            _clsToken = checkpoint.Require("vit.embeddings.cls_token", 1, 1, HiddenSize);
-            float[] positions = checkpoint.Require("vit.embeddings.position_embeddings", 1, NumPatches + 1, HiddenSize);
-            // One position table per compiled resolution (bicubic interpolation for the extra ones, computed once here).
-            _positionEmbeddings = new[] { positions };
-
-            // Encoder layers (query, key and value fused into one GEMM) and the final LayerNorm.
-            _encoderLayers = new global::ViTMAE.Compiled.Modeling.TransformerLayerWeights[NumHiddenLayers];
-            for (int layer = 0; layer < NumHiddenLayers; layer++)
-            {
-                _encoderLayers[layer] = global::ViTMAE.Compiled.Modeling.TransformerLayerWeights.Load(checkpoint, "vit.encoder.layer.", layer, HiddenSize, IntermediateSize, QkvBias);
-            }
-            _layerNormWeight = checkpoint.Require("vit.layernorm.weight", HiddenSize);
-            _layerNormBias = checkpoint.Require("vit.layernorm.bias", HiddenSize);
-
-            // Decoder: only in ViTMAEForPreTraining checkpoints; a ViTMAEModel checkpoint runs the encoder alone.
-            if (!checkpoint.HasDecoder)
-            {
-                _decoderLayers = global::System.Array.Empty<global::ViTMAE.Compiled.Modeling.TransformerLayerWeights>();
-                return;
-            }
-
-            _decoderEmbed = global::ViTMAE.Compiled.Modeling.TransformerLayerWeights.Linear(checkpoint, "decoder.decoder_embed", DecoderHiddenSize, HiddenSize);
-            _maskToken = checkpoint.Require("decoder.mask_token", 1, 1, DecoderHiddenSize);
-            float[] decoderPositions = checkpoint.Require("decoder.decoder_pos_embed", 1, NumPatches + 1, DecoderHiddenSize);
-            _decoderPositionEmbeddings = new[] { decoderPositions };
-            _decoderLayers = new global::ViTMAE.Compiled.Modeling.TransformerLayerWeights[DecoderNumHiddenLayers];
-            for (int layer = 0; layer < DecoderNumHiddenLayers; layer++)
-            {
-                _decoderLayers[layer] = global::ViTMAE.Compiled.Modeling.TransformerLayerWeights.Load(checkpoint, "decoder.decoder_layers.", layer, DecoderHiddenSize, DecoderIntermediateSize, QkvBias);
-            }
-            _decoderNormWeight = checkpoint.Require("decoder.decoder_norm.weight", DecoderHiddenSize);
-            _decoderNormBias = checkpoint.Require("decoder.decoder_norm.bias", DecoderHiddenSize);
-            _decoderPred = global::ViTMAE.Compiled.Modeling.TransformerLayerWeights.Linear(checkpoint, "decoder.decoder_pred", PatchDim, DecoderHiddenSize);
-        }
-
-        /// <summary>Loads a Hugging Face checkpoint: a <c>model.safetensors</c> file, a sharded <c>model.safetensors.index.json</c>, or a folder holding either.</summary>
-        /// <exception cref="global::ViTMAE.Compiled.ViTMAEException">A tensor is missing, has another shape or an unsupported dtype, or the file is malformed.</exception>
-        public static Tiny Load(string path)
-        {
-            using var source = global::ViTMAE.Compiled.Weights.WeightSource.Open(path);
-            return new Tiny(new global::ViTMAE.Compiled.Modeling.Checkpoint(source));
-        }
-
-        /// <summary>Loads the weights from an open source (a <c>ViTMAEForPreTraining</c> or <c>ViTMAEModel</c> checkpoint).</summary>
-        public static Tiny Load(global::ViTMAE.Compiled.Weights.WeightSource source) => new Tiny(new global::ViTMAE.Compiled.Modeling.Checkpoint(source));
 
         /// <summary>The configuration this class was compiled from, as a runtime value (e.g. to check or create weights).</summary>
         public static global::ViTMAE.Compiled.Configuration.ViTMAESpec CompiledSpec { get; } = new global::ViTMAE.Compiled.Configuration.ViTMAESpec
@@ -275,11 +188,36 @@ namespace Consumer
             MaskRatio = MaskRatio, NormPixLoss = NormPixLoss,
         };
 
+        /// <summary>
+        /// Every tensor of the model (78), with its Hugging Face key, shape and role, in state-dict order. A
+        /// <c>ViTMAEModel</c> checkpoint holds the <c>vit.*</c> part without the <c>vit.</c> prefix and no decoder.
+        /// </summary>
+        public static global::ViTMAE.Compiled.WeightCatalog WeightLayout { get; } = global::ViTMAE.Compiled.WeightCatalog.For(CompiledSpec);
+
+        private static readonly (int Height, int Width)[] s_resolutions = { (32, 32) };
+
+        /// <summary>The weights, packed once at load; immutable afterwards, so one instance serves every thread.</summary>
+        private readonly global::ViTMAE.Compiled.Runtime.ModelWeights _weights;
+
+        private Tiny(global::ViTMAE.Compiled.Runtime.ModelWeights weights) => _weights = weights;
+
+        /// <summary>Loads a Hugging Face checkpoint: a <c>model.safetensors</c> file, a sharded <c>model.safetensors.index.json</c>, or a folder holding either.</summary>
+        /// <exception cref="global::ViTMAE.Compiled.ViTMAEException">A tensor is missing, has another shape or an unsupported dtype, or the file is malformed.</exception>
+        public static Tiny Load(string path)
+        {
+            using var source = global::ViTMAE.Compiled.Weights.WeightSource.Open(path);
+            return Load(source);
+        }
+
+        /// <summary>Loads the weights from an open source (a <c>ViTMAEForPreTraining</c> or <c>ViTMAEModel</c> checkpoint).</summary>
+        public static Tiny Load(global::ViTMAE.Compiled.Weights.WeightSource source) =>
+            new Tiny(global::ViTMAE.Compiled.Runtime.ModelWeights.Load(WeightLayout, new global::ViTMAE.Compiled.Runtime.Checkpoint(source)));
+
         /// <inheritdoc/>
         public global::ViTMAE.Compiled.Configuration.ViTMAESpec Spec => CompiledSpec;
 
         /// <inheritdoc/>
-        public bool HasDecoder => _decoderPred is not null;
+        public bool HasDecoder => _weights.HasDecoder;
 
         /// <inheritdoc/>
         public global::System.ReadOnlySpan<(int Height, int Width)> Resolutions => s_resolutions;
@@ -295,7 +233,8 @@ namespace Consumer
         /// <summary>
         /// A per-caller workspace: the activation arena (7760 floats per image), masking indices and
         /// attention scratch, allocated once and reused by every call. Outputs are views into it, valid until the next call.
-        /// Not thread-safe: give each thread its own session.
+        /// One call at a time: give each thread its own session (a concurrent call throws InvalidOperationException, a call
+        /// after <see cref="Dispose"/> ObjectDisposedException).
         /// </summary>
         public sealed class Session : global::ViTMAE.Compiled.Modeling.IViTMAESession
         {
@@ -307,7 +246,7 @@ namespace Consumer
                 int scratch = global::System.Math.Max(
                     global::ViTMAE.Compiled.Kernels.AttentionKernel.ScratchLength(5, HeadDim),
                     global::ViTMAE.Compiled.Kernels.AttentionKernel.ScratchLength(17, DecoderHeadDim));
-                Workspace = new global::ViTMAE.Compiled.Modeling.Workspace(maxBatch, ArenaFloatsPerImage, 16, scratch, seed, degreeOfParallelism);
+                Workspace = new global::ViTMAE.Compiled.Runtime.Workspace(maxBatch, ArenaFloatsPerImage, 16, scratch, seed, degreeOfParallelism);
             }
 
             /// <inheritdoc/>
@@ -316,16 +255,17 @@ namespace Consumer
             /// <inheritdoc/>
             public int DegreeOfParallelism => Workspace.Pool.DegreeOfParallelism;
 
-            /// <summary>Stops the session's worker threads.</summary>
+            /// <summary>Stops the session's worker threads; later calls throw ObjectDisposedException (a running call finishes first).</summary>
             public void Dispose() => Workspace.Dispose();
 
-            internal global::ViTMAE.Compiled.Modeling.Workspace Workspace { get; }
+            internal global::ViTMAE.Compiled.Runtime.Workspace Workspace { get; }
 
             /// <inheritdoc/>
             public global::ViTMAE.Compiled.Modeling.ViTMAEModelOutput Forward(in global::ViTMAE.Compiled.Modeling.ViTMAEInputs inputs)
             {
+                using global::ViTMAE.Compiled.Runtime.Workspace.CallScope call = Workspace.Enter();
                 Resolve(inputs);
-                return At32x32.Model(_model, Workspace, inputs);
+                return global::ViTMAE.Compiled.Generated.TinyForward.Model<global::ViTMAE.Compiled.Generated.At32x32, global::ViTMAE.Compiled.Generated.At32x32Encoder>(_model._weights, Workspace, inputs);
             }
 
             /// <inheritdoc/>
@@ -336,197 +276,393 @@ namespace Consumer
                     throw new global::ViTMAE.Compiled.Modeling.ViTMAEInputException("model", "the checkpoint has no decoder (a ViTMAEModel checkpoint); load a ViTMAEForPreTraining checkpoint to run ForwardPreTraining");
                 }
 
+                using global::ViTMAE.Compiled.Runtime.Workspace.CallScope call = Workspace.Enter();
                 Resolve(inputs);
-                return At32x32.PreTraining(_model, Workspace, inputs);
+                return global::ViTMAE.Compiled.Generated.TinyForward.PreTraining<global::ViTMAE.Compiled.Generated.At32x32, global::ViTMAE.Compiled.Generated.At32x32Encoder, global::ViTMAE.Compiled.Generated.At32x32Decoder>(_model._weights, Workspace, inputs);
             }
 
-            private int Resolve(in global::ViTMAE.Compiled.Modeling.ViTMAEInputs inputs) => global::ViTMAE.Compiled.Modeling.InputCheck.Resolve(
+            private int Resolve(in global::ViTMAE.Compiled.Modeling.ViTMAEInputs inputs) => global::ViTMAE.Compiled.Runtime.InputCheck.Resolve(
                 inputs, s_resolutions, NumChannels, PatchSize, MaxBatch, NumHiddenLayers, NumAttentionHeads, DecoderNumHiddenLayers, DecoderNumAttentionHeads);
+        }
+    }
+}
+
+namespace ViTMAE.Compiled.Generated
+{
+    using System;
+    using ViTMAE.Compiled.Kernels;
+    using ViTMAE.Compiled.Modeling;
+    using ViTMAE.Compiled.Runtime;
+
+    /// <summary>
+    /// 32x32 px (the config's resolution): L = 16 patches, len_keep = 4, encoder T = 5, decoder 17 tokens; inference arena offsets per image.
+    /// </summary>
+    file readonly struct At32x32 : IResolutionShape
+    {
+        public static int Index => 0;
+        public static int Height => 32;
+        public static int Width => 32;
+        public static int Channels => 3;
+        public static int PatchSize => 8;
+        public static int PatchDim => 192;
+        public static int Patches => 16;
+        public static int Kept => 4;
+        public static int Tokens => 5;
+        public static int DecoderTokens => 17;
+        public static int Hidden => 64;
+        public static int DecoderHidden => 32;
+        public static int Layers => 2;
+        public static int DecoderLayers => 2;
+        public static float Eps => 1E-12f;
+        public static bool NormPixLoss => false;
+        public static bool Training => false;
+        public static int PatchesOffset => 0; // patches [16, 192], steps 0-12
+        public static int EmbeddingsOffset => 3072; // embeddings [16, 64], steps 1-4
+        public static int MaskOffset => 7744; // mask [16, 1], steps 3-12
+        public static int LastHiddenStateOffset => 7424; // last_hidden_state [5, 64], steps 6-12
+        public static int DecoderTokensOffset => 3072; // decoder_tokens [5, 32], steps 7-8
+        public static int DecoderNormOffset => 6336; // decoder_norm [17, 32], steps 10-11
+        public static int LogitsOffset => 3072; // logits [16, 192], steps 11-12
+        public static int FinalStatsOffset => 0; // (training only)
+        public static int DecoderNormStatsOffset => 0; // (training only)
+        public static int DLogitsOffset => 0; // (training only)
+        public static int DDecoderNormOffset => 0; // (training only)
+        public static int DDecoderTokensOffset => 0; // (training only)
+        public static int DLastHiddenStateOffset => 0; // (training only)
+        public static int DEmbeddingsOffset => 0; // (training only)
+        public static int DPatchesOffset => 0; // (training only)
+    }
+
+    /// <summary>32x32 px for training: the training arena (37648 floats per image), where the backward pass finds what it needs.</summary>
+    file readonly struct At32x32Training : IResolutionShape
+    {
+        public static int Index => 0;
+        public static int Height => 32;
+        public static int Width => 32;
+        public static int Channels => 3;
+        public static int PatchSize => 8;
+        public static int PatchDim => 192;
+        public static int Patches => 16;
+        public static int Kept => 4;
+        public static int Tokens => 5;
+        public static int DecoderTokens => 17;
+        public static int Hidden => 64;
+        public static int DecoderHidden => 32;
+        public static int Layers => 2;
+        public static int DecoderLayers => 2;
+        public static float Eps => 1E-12f;
+        public static bool NormPixLoss => false;
+        public static bool Training => true;
+        public static int PatchesOffset => 24416; // patches [16, 192], steps 0-24
+        public static int EmbeddingsOffset => 0; // embeddings [16, 64], steps 1-4
+        public static int MaskOffset => 37616; // mask [16, 1], steps 3-13
+        public static int LastHiddenStateOffset => 37248; // last_hidden_state [5, 64], steps 6-18
+        public static int DecoderTokensOffset => 27488; // decoder_tokens [5, 32], steps 7-8
+        public static int DecoderNormOffset => 36704; // decoder_norm [17, 32], steps 10-14
+        public static int LogitsOffset => 27488; // logits [16, 192], steps 11-13
+        public static int FinalStatsOffset => 37632; // final_stats [5, 2], steps 6-19
+        public static int DecoderNormStatsOffset => 37568; // decoder_norm_stats [17, 2], steps 10-15
+        public static int DLogitsOffset => 30560; // d_logits [16, 192], steps 13-14
+        public static int DDecoderNormOffset => 27488; // d_decoder_norm [17, 32], steps 14-15
+        public static int DDecoderTokensOffset => 320; // d_decoder_tokens [5, 32], steps 17-18
+        public static int DLastHiddenStateOffset => 0; // d_last_hidden_state [5, 64], steps 18-19
+        public static int DEmbeddingsOffset => 0; // d_embeddings [16, 64], steps 21-24
+        public static int DPatchesOffset => 33632; // d_patches [16, 192], steps 13-25
+    }
+
+    /// <summary>The encoder layers at 32x32 px: [5, 64], 4 heads, MLP 128.</summary>
+    file readonly struct At32x32Encoder : ILayerShape
+    {
+        public static int Tokens => 5;
+        public static int Hidden => 64;
+        public static int Heads => 4;
+        public static int HeadDim => 16;
+        public static int Intermediate => 128;
+        public static float Eps => 1E-12f;
+        public static Activation Activation => Activation.GeluErf;
+        public static bool Training => false;
+        public static int Stride => 0;
+        public static int XOffset => 4672; // hidden [5, 64]
+        public static int Norm1Offset => 4992; // encoder_layer_norm [5, 64]
+        public static int Stats1Offset => 0; // (training only)
+        public static int QkvOffset => 3072; // encoder_qkv [5, 192]
+        public static int ProbsOffset => 0; // (training only)
+        public static int ContextOffset => 5312; // encoder_context [5, 64]
+        public static int XMidOffset => 4672; // x, in place
+        public static int Norm2Offset => 4992; // encoder_layer_norm, shared
+        public static int Stats2Offset => 0; // (training only)
+        public static int PreOffset => 0; // (training only: the activation is fused into the GEMM)
+        public static int PostOffset => 4032; // encoder_mlp [5, 128]
+        public static int ResidualGradOffset => 0; // (training only)
+        public static int NormGradOffset => 0; // (training only)
+        public static int QkvGradOffset => 0; // (training only)
+        public static int ContextGradOffset => 0; // (training only)
+        public static int MlpGradOffset => 0; // (training only)
+    }
+
+    /// <summary>The decoder layers at 32x32 px: [17, 32], 4 heads, MLP 64.</summary>
+    file readonly struct At32x32Decoder : ILayerShape
+    {
+        public static int Tokens => 17;
+        public static int Hidden => 32;
+        public static int Heads => 4;
+        public static int HeadDim => 8;
+        public static int Intermediate => 64;
+        public static float Eps => 1E-12f;
+        public static Activation Activation => Activation.GeluErf;
+        public static bool Training => false;
+        public static int Stride => 0;
+        public static int XOffset => 5792; // decoder_hidden [17, 32]
+        public static int Norm1Offset => 6336; // decoder_layer_norm [17, 32]
+        public static int Stats1Offset => 0; // (training only)
+        public static int QkvOffset => 3072; // decoder_qkv [17, 96]
+        public static int ProbsOffset => 0; // (training only)
+        public static int ContextOffset => 6880; // decoder_context [17, 32]
+        public static int XMidOffset => 5792; // x, in place
+        public static int Norm2Offset => 6336; // decoder_layer_norm, shared
+        public static int Stats2Offset => 0; // (training only)
+        public static int PreOffset => 0; // (training only: the activation is fused into the GEMM)
+        public static int PostOffset => 4704; // decoder_mlp [17, 64]
+        public static int ResidualGradOffset => 0; // (training only)
+        public static int NormGradOffset => 0; // (training only)
+        public static int QkvGradOffset => 0; // (training only)
+        public static int ContextGradOffset => 0; // (training only)
+        public static int MlpGradOffset => 0; // (training only)
+    }
+
+    /// <summary>The encoder layers at 32x32 px for training: [5, 64], 4 heads, MLP 128; one block of 3984 floats per layer.</summary>
+    file readonly struct At32x32EncoderTraining : ILayerShape
+    {
+        public static int Tokens => 5;
+        public static int Hidden => 64;
+        public static int Heads => 4;
+        public static int HeadDim => 16;
+        public static int Intermediate => 128;
+        public static float Eps => 1E-12f;
+        public static Activation Activation => Activation.GeluErf;
+        public static bool Training => true;
+        public static int Stride => 3984;
+        public static int XOffset => 16128;
+        public static int Norm1Offset => 16464;
+        public static int Stats1Offset => 16448;
+        public static int QkvOffset => 16784;
+        public static int ProbsOffset => 17744;
+        public static int ContextOffset => 17856;
+        public static int XMidOffset => 18176;
+        public static int Norm2Offset => 18512;
+        public static int Stats2Offset => 18496;
+        public static int PreOffset => 18832;
+        public static int PostOffset => 19472;
+        public static int ResidualGradOffset => 1600;
+        public static int NormGradOffset => 1920;
+        public static int QkvGradOffset => 0;
+        public static int ContextGradOffset => 2240;
+        public static int MlpGradOffset => 960;
+    }
+
+    /// <summary>The decoder layers at 32x32 px for training: [17, 32], 4 heads, MLP 64; one block of 7792 floats per layer.</summary>
+    file readonly struct At32x32DecoderTraining : ILayerShape
+    {
+        public static int Tokens => 17;
+        public static int Hidden => 32;
+        public static int Heads => 4;
+        public static int HeadDim => 8;
+        public static int Intermediate => 64;
+        public static float Eps => 1E-12f;
+        public static Activation Activation => Activation.GeluErf;
+        public static bool Training => true;
+        public static int Stride => 7792;
+        public static int XOffset => 0;
+        public static int Norm1Offset => 592;
+        public static int Stats1Offset => 544;
+        public static int QkvOffset => 1136;
+        public static int ProbsOffset => 2768;
+        public static int ContextOffset => 3936;
+        public static int XMidOffset => 4480;
+        public static int Norm2Offset => 5072;
+        public static int Stats2Offset => 5024;
+        public static int PreOffset => 5616;
+        public static int PostOffset => 6704;
+        public static int ResidualGradOffset => 28032;
+        public static int NormGradOffset => 2720;
+        public static int QkvGradOffset => 0;
+        public static int ContextGradOffset => 3264;
+        public static int MlpGradOffset => 1632;
+    }
+
+    /// <summary>
+    /// The forward pass of Tiny at any compiled resolution R: ViTMAEModel (embeddings, masking, encoder) and
+    /// ViTMAEForPreTraining (decoder, pixel loss). Each block below is one step of the plan; shapes in the comments are
+    /// the config's resolution (32x32 px).
+    /// </summary>
+    file static class TinyForward
+    {
+        /// <summary>ViTMAEModel: embeddings with random masking, the encoder layers, the final LayerNorm.</summary>
+        internal static ViTMAEModelOutput Model<R, E>(ModelWeights m, Workspace ws, in ViTMAEInputs inputs)
+            where R : struct, IResolutionShape where E : struct, ILayerShape
+        {
+            int batch = inputs.Batch;
+            int pixelsPerImage = R.Channels * R.Height * R.Width;
+            Span<float> patches = ws.Buffer(R.PatchesOffset, R.Patches * R.PatchDim, batch);
+            Span<float> embeddings = ws.Buffer(R.EmbeddingsOffset, R.Patches * R.Hidden, batch);
+            Span<float> mask = ws.Buffer(R.MaskOffset, R.Patches, batch);
+            Span<float> hidden = ws.Buffer(E.XOffset, R.Tokens * R.Hidden, batch);
+            Span<float> lastHiddenState = ws.Buffer(R.LastHiddenStateOffset, R.Tokens * R.Hidden, batch);
+            ReadOnlySpan<float> noise = ws.Noise(inputs.Noise, batch * R.Patches);
+            ReadOnlySpan<float> positions = m.PositionTables[R.Index];
+            Span<float> hiddenStates = inputs.OutputHiddenStates ? ws.HiddenStates((R.Layers + 1) * hidden.Length) : default;
+            Span<float> attentions = inputs.OutputAttentions ? ws.Attentions(R.Layers * batch * E.Heads * E.Tokens * E.Tokens) : default;
+
+            // patchify: pixels -> [16, 192]
+            for (int b = 0; b < batch; b++)
+            {
+                Patches.Patchify(inputs.PixelValues.Slice(b * pixelsPerImage, pixelsPerImage), patches.Slice(b * R.Patches * R.PatchDim, R.Patches * R.PatchDim), R.Channels, R.Height, R.Width, R.PatchSize);
+            }
+
+            // patch_embeddings: [16, 192] x [192 -> 64], bias, the stride-8 convolution
+            m.PatchEmbedding.Forward(patches, embeddings, batch * R.Patches, pool: ws.Pool);
+
+            // position_embeddings: [16, 64] += positions[1:]
+            for (int b = 0; b < batch; b++)
+            {
+                Blocks.AddPatchPositions(embeddings.Slice(b * R.Patches * R.Hidden, R.Patches * R.Hidden), positions, R.Patches, R.Hidden);
+            }
+
+            // random_masking: keep 4 of 16 patches (lowest noise first)
+            for (int b = 0; b < batch; b++)
+            {
+                Masking.RandomMasking(noise.Slice(b * R.Patches, R.Patches), ws.Shuffle(b, R.Patches), ws.Restore(b, R.Patches), mask.Slice(b * R.Patches, R.Patches), R.Kept, ws.SortScratch);
+            }
+
+            // gather_kept: CLS + kept -> [5, 64]
+            for (int b = 0; b < batch; b++)
+            {
+                Blocks.GatherKept(embeddings.Slice(b * R.Patches * R.Hidden, R.Patches * R.Hidden), m.ClsToken, positions, ws.Shuffle(b, R.Patches), hidden.Slice(b * R.Tokens * R.Hidden, R.Tokens * R.Hidden), R.Kept);
+            }
+            Blocks.Record(hidden, hiddenStates, 0);
+
+            // encoder: 2 layers of [5, 64]
+            for (int layer = 0; layer < R.Layers; layer++)
+            {
+                ReadOnlySpan<float> headMask = InputCheck.LayerHeadMask(inputs.HeadMask, layer, E.Heads);
+                Layer<E>(m.Encoder[layer], ws, batch, layer, headMask, Blocks.Entry(attentions, layer, batch * E.Heads * E.Tokens * E.Tokens));
+                Blocks.Record(ws.Buffer(E.XOffset + ((layer + 1) * E.Stride), E.Tokens * E.Hidden, batch), hiddenStates, layer + 1);
+            }
+
+            // layernorm: [5, 64]
+            Span<float> encoderOutput = ws.Buffer(E.XOffset + (R.Layers * E.Stride), R.Tokens * R.Hidden, batch);
+            Span<float> finalStats = R.Training ? ws.Buffer(R.FinalStatsOffset, R.Tokens * 2, batch) : default;
+            LayerNormKernel.Forward(encoderOutput, m.NormWeight, m.NormBias, lastHiddenState, finalStats, batch * R.Tokens, R.Hidden, R.Eps, ws.Pool);
+
+            return new ViTMAEModelOutput(
+                new TensorView(lastHiddenState, new TensorShape(batch, R.Tokens, R.Hidden)),
+                new TensorView(mask, new TensorShape(batch, R.Patches)),
+                ws.RestoreBatch(batch, R.Patches),
+                inputs.OutputHiddenStates ? new TensorView(hiddenStates, new TensorShape(R.Layers + 1, batch, R.Tokens, R.Hidden)) : default,
+                inputs.OutputAttentions ? new TensorView(attentions, new TensorShape(R.Layers, batch, E.Heads, R.Tokens, R.Tokens)) : default);
+        }
+
+        /// <summary>ViTMAEForPreTraining: the encoder, the decoder on every patch (mask tokens for removed ones), the pixel loss.</summary>
+        internal static ViTMAEPreTrainingOutput PreTraining<R, E, D>(ModelWeights m, Workspace ws, in ViTMAEInputs inputs)
+            where R : struct, IResolutionShape where E : struct, ILayerShape where D : struct, ILayerShape
+        {
+            ViTMAEModelOutput encoder = Model<R, E>(m, ws, inputs);
+            int batch = inputs.Batch;
+            Span<float> patches = ws.Buffer(R.PatchesOffset, R.Patches * R.PatchDim, batch);
+            Span<float> mask = ws.Buffer(R.MaskOffset, R.Patches, batch);
+            Span<float> lastHiddenState = ws.Buffer(R.LastHiddenStateOffset, R.Tokens * R.Hidden, batch);
+            Span<float> decoderTokens = ws.Buffer(R.DecoderTokensOffset, R.Tokens * R.DecoderHidden, batch);
+            Span<float> decoderHidden = ws.Buffer(D.XOffset, R.DecoderTokens * R.DecoderHidden, batch);
+            Span<float> decoderNorm = ws.Buffer(R.DecoderNormOffset, R.DecoderTokens * R.DecoderHidden, batch);
+            Span<float> logits = ws.Buffer(R.LogitsOffset, R.Patches * R.PatchDim, batch);
+            ReadOnlySpan<float> decoderPositions = m.DecoderPositionTables![R.Index];
+            Span<float> decoderHiddenStates = inputs.OutputHiddenStates ? ws.DecoderHiddenStates((R.DecoderLayers + 1) * decoderHidden.Length) : default;
+            Span<float> decoderAttentions = inputs.OutputAttentions ? ws.DecoderAttentions(R.DecoderLayers * batch * D.Heads * D.Tokens * D.Tokens) : default;
+
+            // decoder_embed: [5, 64] x [64 -> 32], bias
+            m.DecoderEmbed!.Forward(lastHiddenState, decoderTokens, batch * R.Tokens, pool: ws.Pool);
+
+            // unshuffle: mask tokens + unshuffle + positions -> [17, 32]
+            for (int b = 0; b < batch; b++)
+            {
+                Blocks.Unshuffle(decoderTokens.Slice(b * R.Tokens * R.DecoderHidden, R.Tokens * R.DecoderHidden), m.MaskToken!, decoderPositions, ws.Restore(b, R.Patches), decoderHidden.Slice(b * R.DecoderTokens * R.DecoderHidden, R.DecoderTokens * R.DecoderHidden), R.Kept);
+            }
+            Blocks.Record(decoderHidden, decoderHiddenStates, 0);
+
+            // decoder: 2 layers of [17, 32]
+            for (int layer = 0; layer < R.DecoderLayers; layer++)
+            {
+                ReadOnlySpan<float> headMask = InputCheck.LayerHeadMask(inputs.DecoderHeadMask, layer, D.Heads);
+                Layer<D>(m.Decoder[layer], ws, batch, layer, headMask, Blocks.Entry(decoderAttentions, layer, batch * D.Heads * D.Tokens * D.Tokens));
+                Blocks.Record(ws.Buffer(D.XOffset + ((layer + 1) * D.Stride), D.Tokens * D.Hidden, batch), decoderHiddenStates, layer + 1);
+            }
+
+            // decoder_norm: [17, 32]
+            Span<float> decoderOutput = ws.Buffer(D.XOffset + (R.DecoderLayers * D.Stride), R.DecoderTokens * R.DecoderHidden, batch);
+            Span<float> decoderNormStats = R.Training ? ws.Buffer(R.DecoderNormStatsOffset, R.DecoderTokens * 2, batch) : default;
+            LayerNormKernel.Forward(decoderOutput, m.DecoderNormWeight!, m.DecoderNormBias!, decoderNorm, decoderNormStats, batch * R.DecoderTokens, R.DecoderHidden, R.Eps, ws.Pool);
+
+            // decoder_pred: [16, 32] x [32 -> 192], bias, CLS row skipped
+            for (int b = 0; b < batch; b++)
+            {
+                m.DecoderPred!.Forward(decoderNorm.Slice((b * R.DecoderTokens + 1) * R.DecoderHidden, R.Patches * R.DecoderHidden), logits.Slice(b * R.Patches * R.PatchDim, R.Patches * R.PatchDim), R.Patches, pool: ws.Pool);
+            }
+
+            // loss: MSE over [16, 192], mean over removed patches
+            float loss = Blocks.PixelLoss(patches, logits, mask, R.PatchDim, R.NormPixLoss);
+
+            return new ViTMAEPreTrainingOutput(
+                loss,
+                new TensorView(logits, new TensorShape(batch, R.Patches, R.PatchDim)),
+                encoder,
+                inputs.OutputHiddenStates ? new TensorView(decoderHiddenStates, new TensorShape(R.DecoderLayers + 1, batch, R.DecoderTokens, R.DecoderHidden)) : default,
+                inputs.OutputAttentions ? new TensorView(decoderAttentions, new TensorShape(R.DecoderLayers, batch, D.Heads, R.DecoderTokens, R.DecoderTokens)) : default);
         }
 
         /// <summary>
-        /// The forward pass at 32x32 px (the config's resolution): L = 16 patches, len_keep = 4, encoder T = 5, decoder 17 tokens.
+        /// One pre-LN transformer layer (ViTMAELayer), encoder or decoder: x += Wo·Attn(LN_before(x)); x += W2·gelu(W1·LN_after(x)).
         /// </summary>
-        private static class At32x32
+        private static void Layer<L>(TransformerLayerWeights w, Workspace ws, int batch, int layer, ReadOnlySpan<float> headMask, Span<float> probs)
+            where L : struct, ILayerShape
         {
-            private const int Resolution = 0;
-            private const int Height = 32, Width = 32, Pixels = NumChannels * Height * Width;
-            private const int Patches = 16, Kept = 4, Tokens = 5, DecoderTokens = 17;
-            private const int EncoderAttention = NumAttentionHeads * Tokens * Tokens, DecoderAttention = DecoderNumAttentionHeads * DecoderTokens * DecoderTokens;
+            LayerBuffers b = LayerBuffers.Bind<L>(ws, batch, layer);
+            int rows = batch * L.Tokens;
 
-            // Arena buffers: offset and size per image (the plan's table; buffers alive at the same step never overlap).
-            private const int PatchesOffset = 0, PatchesFloats = 3072; // [16, 192], steps 0-12
-            private const int EmbeddingsOffset = 3072, EmbeddingsFloats = 1024; // [16, 64], steps 1-2
-            private const int MaskOffset = 7744, MaskFloats = 16; // [16, 1], steps 2-12
-            private const int HiddenOffset = 4672, HiddenFloats = 320; // [5, 64], steps 2-5
-            private const int EncoderNormOffset = 4992, EncoderNormFloats = 320; // [5, 64], steps 3-4
-            private const int EncoderQkvOffset = 3072, EncoderQkvFloats = 960; // [5, 192], steps 3-4
-            private const int EncoderContextOffset = 5312, EncoderContextFloats = 320; // [5, 64], steps 3-4
-            private const int EncoderMlpOffset = 4032, EncoderMlpFloats = 640; // [5, 128], steps 3-4
-            private const int LastHiddenStateOffset = 7424, LastHiddenStateFloats = 320; // [5, 64], steps 5-12
-            private const int DecoderTokensOffset = 3072, DecoderTokensFloats = 160; // [5, 32], steps 6-7
-            private const int DecoderHiddenOffset = 5792, DecoderHiddenFloats = 544; // [17, 32], steps 7-10
-            private const int DecoderNormOffset = 6336, DecoderNormFloats = 544; // [17, 32], steps 8-11
-            private const int DecoderQkvOffset = 3072, DecoderQkvFloats = 1632; // [17, 96], steps 8-9
-            private const int DecoderContextOffset = 6880, DecoderContextFloats = 544; // [17, 32], steps 8-9
-            private const int DecoderMlpOffset = 4704, DecoderMlpFloats = 1088; // [17, 64], steps 8-9
-            private const int LogitsOffset = 3072, LogitsFloats = 3072; // [16, 192], steps 11-12
+            // layernorm_before: encoder [5, 64]; decoder [17, 32]
+            LayerNormKernel.Forward(b.X, w.LayerNormBeforeWeight, w.LayerNormBeforeBias, b.Norm1, b.Stats1, rows, L.Hidden, L.Eps, ws.Pool);
 
-            /// <summary>ViTMAEModel: embeddings with random masking, the encoder layers, the final LayerNorm.</summary>
-            internal static global::ViTMAE.Compiled.Modeling.ViTMAEModelOutput Model(Tiny m, global::ViTMAE.Compiled.Modeling.Workspace ws, in global::ViTMAE.Compiled.Modeling.ViTMAEInputs inputs)
+            // qkv: encoder [5, 64] x [64 -> 192], bias, query|key|value fused; decoder [17, 32] x [32 -> 96], bias, query|key|value fused
+            w.Qkv.Forward(b.Norm1, b.Qkv, rows, pool: ws.Pool);
+
+            // attention: encoder 4 heads x [5, 16] x [16, 5] scores, softmax, x [5, 16]; decoder 4 heads x [17, 8] x [8, 17] scores, softmax, x [17, 8]
+            for (int i = 0; i < batch; i++)
             {
-                int batch = inputs.Batch;
-                global::System.Span<float> hidden = ws.Buffer(HiddenOffset, HiddenFloats, batch);
-                global::System.Span<float> hiddenStates = inputs.OutputHiddenStates ? ws.HiddenStates((NumHiddenLayers + 1) * hidden.Length) : default;
-                global::System.Span<float> attentions = inputs.OutputAttentions ? ws.Attentions(NumHiddenLayers * batch * EncoderAttention) : default;
-
-                // Embeddings: patchify, patch projection, + positions, random masking, CLS + kept patches.
-                Embeddings(m, ws, inputs.PixelValues, ws.Noise(inputs.Noise, batch * Patches), batch);
-                global::ViTMAE.Compiled.Modeling.Blocks.Record(hidden, hiddenStates, 0);
-
-                // Encoder: NumHiddenLayers pre-LN layers on [batch * Tokens, HiddenSize].
-                for (int layer = 0; layer < NumHiddenLayers; layer++)
-                {
-                    global::System.ReadOnlySpan<float> headMask = global::ViTMAE.Compiled.Modeling.InputCheck.LayerHeadMask(inputs.HeadMask, layer, NumAttentionHeads);
-                    EncoderLayer(m._encoderLayers[layer], ws, batch, headMask, global::ViTMAE.Compiled.Modeling.Blocks.Entry(attentions, layer, batch * EncoderAttention));
-                    global::ViTMAE.Compiled.Modeling.Blocks.Record(hidden, hiddenStates, layer + 1);
-                }
-
-                // Final LayerNorm: last_hidden_state.
-                global::System.Span<float> last = ws.Buffer(LastHiddenStateOffset, LastHiddenStateFloats, batch);
-                global::ViTMAE.Compiled.Kernels.LayerNormKernel.Forward(hidden, m._layerNormWeight, m._layerNormBias, last, batch * Tokens, HiddenSize, (float)LayerNormEps, ws.Pool);
-                return new global::ViTMAE.Compiled.Modeling.ViTMAEModelOutput(
-                    new global::ViTMAE.Compiled.Modeling.TensorView(last, new global::ViTMAE.Compiled.Modeling.TensorShape(batch, Tokens, HiddenSize)),
-                    new global::ViTMAE.Compiled.Modeling.TensorView(ws.Buffer(MaskOffset, MaskFloats, batch), new global::ViTMAE.Compiled.Modeling.TensorShape(batch, Patches)),
-                    ws.RestoreBatch(batch, Patches),
-                    inputs.OutputHiddenStates ? new global::ViTMAE.Compiled.Modeling.TensorView(hiddenStates, new global::ViTMAE.Compiled.Modeling.TensorShape(NumHiddenLayers + 1, batch, Tokens, HiddenSize)) : default,
-                    inputs.OutputAttentions ? new global::ViTMAE.Compiled.Modeling.TensorView(attentions, new global::ViTMAE.Compiled.Modeling.TensorShape(NumHiddenLayers, batch, NumAttentionHeads, Tokens, Tokens)) : default);
+                Span<float> imageProbs = L.Training ? b.Probs.Slice(i * L.Heads * L.Tokens * L.Tokens, L.Heads * L.Tokens * L.Tokens) : Blocks.Entry(probs, i, L.Heads * L.Tokens * L.Tokens);
+                AttentionKernel.Forward(b.Qkv.Slice(i * L.Tokens * 3 * L.Hidden, L.Tokens * 3 * L.Hidden), headMask, b.Context.Slice(i * L.Tokens * L.Hidden, L.Tokens * L.Hidden),
+                    imageProbs, L.Tokens, L.Heads, L.HeadDim, ws.AttentionScratch, ws.Pool);
             }
 
-            /// <summary>ViTMAEForPreTraining: the encoder, the decoder on every patch (mask tokens for removed ones), the pixel loss.</summary>
-            internal static global::ViTMAE.Compiled.Modeling.ViTMAEPreTrainingOutput PreTraining(Tiny m, global::ViTMAE.Compiled.Modeling.Workspace ws, in global::ViTMAE.Compiled.Modeling.ViTMAEInputs inputs)
+            // attention.output: encoder [5, 64] x [64 -> 64], bias + residual; decoder [17, 32] x [32 -> 32], bias + residual
+            if (L.Training) b.X.CopyTo(b.XMid); // training keeps x; inference adds in place
+            w.AttentionOutput.Forward(b.Context, b.XMid, rows, Epilogue.Accumulate, pool: ws.Pool);
+
+            // layernorm_after: encoder [5, 64]; decoder [17, 32]
+            LayerNormKernel.Forward(b.XMid, w.LayerNormAfterWeight, w.LayerNormAfterBias, b.Norm2, b.Stats2, rows, L.Hidden, L.Eps, ws.Pool);
+
+            // intermediate: encoder [5, 64] x [64 -> 128], bias + gelu; decoder [17, 32] x [32 -> 64], bias + gelu
+            if (L.Training)
             {
-                global::ViTMAE.Compiled.Modeling.ViTMAEModelOutput encoder = Model(m, ws, inputs);
-                int batch = inputs.Batch;
-                global::System.Span<float> tokens = ws.Buffer(DecoderTokensOffset, DecoderTokensFloats, batch);
-                global::System.Span<float> hidden = ws.Buffer(DecoderHiddenOffset, DecoderHiddenFloats, batch);
-                global::System.Span<float> norm = ws.Buffer(DecoderNormOffset, DecoderNormFloats, batch);
-                global::System.Span<float> logits = ws.Buffer(LogitsOffset, LogitsFloats, batch);
-                global::System.Span<float> hiddenStates = inputs.OutputHiddenStates ? ws.DecoderHiddenStates((DecoderNumHiddenLayers + 1) * hidden.Length) : default;
-                global::System.Span<float> attentions = inputs.OutputAttentions ? ws.DecoderAttentions(DecoderNumHiddenLayers * batch * DecoderAttention) : default;
-                global::System.ReadOnlySpan<float> positions = m._decoderPositionEmbeddings![Resolution];
-
-                // Decoder input: decoder_embed on the encoder output (CLS included), mask tokens for removed patches, unshuffle, + positions.
-                m._decoderEmbed!.Forward(encoder.LastHiddenState.Span, tokens, batch * Tokens, ws.Pool);
-                for (int b = 0; b < batch; b++)
-                {
-                    global::ViTMAE.Compiled.Modeling.Blocks.Unshuffle(tokens.Slice(b * DecoderTokensFloats, DecoderTokensFloats), m._maskToken, positions, ws.Restore(b, Patches), Kept,
-                        hidden.Slice(b * DecoderHiddenFloats, DecoderHiddenFloats));
-                }
-                global::ViTMAE.Compiled.Modeling.Blocks.Record(hidden, hiddenStates, 0);
-
-                // Decoder: DecoderNumHiddenLayers pre-LN layers on [batch * DecoderTokens, DecoderHiddenSize].
-                for (int layer = 0; layer < DecoderNumHiddenLayers; layer++)
-                {
-                    global::System.ReadOnlySpan<float> headMask = global::ViTMAE.Compiled.Modeling.InputCheck.LayerHeadMask(inputs.DecoderHeadMask, layer, DecoderNumAttentionHeads);
-                    DecoderLayer(m._decoderLayers[layer], ws, batch, headMask, global::ViTMAE.Compiled.Modeling.Blocks.Entry(attentions, layer, batch * DecoderAttention));
-                    global::ViTMAE.Compiled.Modeling.Blocks.Record(hidden, hiddenStates, layer + 1);
-                }
-
-                // decoder_norm, then decoder_pred on the patch rows (the CLS row is dropped): logits [batch, Patches, PatchDim].
-                global::ViTMAE.Compiled.Kernels.LayerNormKernel.Forward(hidden, m._decoderNormWeight, m._decoderNormBias, norm, batch * DecoderTokens, DecoderHiddenSize, (float)LayerNormEps, ws.Pool);
-                for (int b = 0; b < batch; b++)
-                {
-                    m._decoderPred!.Forward(norm.Slice((b * DecoderTokens + 1) * DecoderHiddenSize, Patches * DecoderHiddenSize), logits.Slice(b * LogitsFloats, LogitsFloats), Patches, ws.Pool);
-                }
-
-                // Loss: per-patch MSE against the patchified pixels (normalised per patch when norm_pix_loss), mean over removed patches.
-                float loss = global::ViTMAE.Compiled.Modeling.Blocks.PixelLoss(ws.Buffer(PatchesOffset, PatchesFloats, batch), logits, ws.Buffer(MaskOffset, MaskFloats, batch), PatchDim, NormPixLoss);
-                return new global::ViTMAE.Compiled.Modeling.ViTMAEPreTrainingOutput(
-                    loss,
-                    new global::ViTMAE.Compiled.Modeling.TensorView(logits, new global::ViTMAE.Compiled.Modeling.TensorShape(batch, Patches, PatchDim)),
-                    encoder,
-                    inputs.OutputHiddenStates ? new global::ViTMAE.Compiled.Modeling.TensorView(hiddenStates, new global::ViTMAE.Compiled.Modeling.TensorShape(DecoderNumHiddenLayers + 1, batch, DecoderTokens, DecoderHiddenSize)) : default,
-                    inputs.OutputAttentions ? new global::ViTMAE.Compiled.Modeling.TensorView(attentions, new global::ViTMAE.Compiled.Modeling.TensorShape(DecoderNumHiddenLayers, batch, DecoderNumAttentionHeads, DecoderTokens, DecoderTokens)) : default);
+                w.Intermediate.Forward(b.Norm2, b.Pre, rows, pool: ws.Pool); // the backward pass needs the pre-activation
+                Activations.Apply(L.Activation, b.Pre, b.Post);
+            }
+            else
+            {
+                w.Intermediate.Forward(b.Norm2, b.Post, rows, Epilogue.Activation, L.Activation, ws.Pool);
             }
 
-            /// <summary>ViTMAEEmbeddings: patch projection (the stride-p convolution as one GEMM), positions, random masking, CLS.</summary>
-            private static void Embeddings(Tiny m, global::ViTMAE.Compiled.Modeling.Workspace ws, global::System.ReadOnlySpan<float> pixels, global::System.ReadOnlySpan<float> noise, int batch)
-            {
-                global::System.Span<float> patches = ws.Buffer(PatchesOffset, PatchesFloats, batch);
-                global::System.Span<float> embeddings = ws.Buffer(EmbeddingsOffset, EmbeddingsFloats, batch);
-                global::System.Span<float> mask = ws.Buffer(MaskOffset, MaskFloats, batch);
-                global::System.Span<float> hidden = ws.Buffer(HiddenOffset, HiddenFloats, batch);
-                global::System.ReadOnlySpan<float> positions = m._positionEmbeddings[Resolution];
-                for (int b = 0; b < batch; b++)
-                {
-                    global::ViTMAE.Compiled.Modeling.Patches.Patchify(pixels.Slice(b * Pixels, Pixels), NumChannels, Height, Width, PatchSize, patches.Slice(b * PatchesFloats, PatchesFloats));
-                }
-
-                // Patch projection + bias: [batch * Patches, PatchDim] x [PatchDim -> HiddenSize].
-                m._patchEmbedding.Forward(patches, embeddings, batch * Patches, ws.Pool);
-                for (int b = 0; b < batch; b++)
-                {
-                    // Positions are added before masking; each image then keeps its Kept lowest-noise patches, in noise order.
-                    global::System.Span<float> e = embeddings.Slice(b * EmbeddingsFloats, EmbeddingsFloats);
-                    global::System.Span<int> shuffle = ws.Shuffle(b, Patches);
-                    global::ViTMAE.Compiled.Modeling.Blocks.AddPatchPositions(e, positions, Patches, HiddenSize);
-                    global::ViTMAE.Compiled.Modeling.Masking.RandomMasking(noise.Slice(b * Patches, Patches), Kept, shuffle, ws.Restore(b, Patches), mask.Slice(b * Patches, Patches), ws.SortScratch);
-                    global::ViTMAE.Compiled.Modeling.Blocks.GatherKept(e, m._clsToken, positions, shuffle, Kept, hidden.Slice(b * HiddenFloats, HiddenFloats));
-                }
-            }
-
-            /// <summary>One pre-LN layer: x += Wo·Attn(LN_before(x)); x += W2·gelu(W1·LN_after(x)).</summary>
-            private static void EncoderLayer(global::ViTMAE.Compiled.Modeling.TransformerLayerWeights w, global::ViTMAE.Compiled.Modeling.Workspace ws, int batch, global::System.ReadOnlySpan<float> headMask, global::System.Span<float> probs)
-            {
-                int rows = batch * Tokens;
-                global::System.Span<float> x = ws.Buffer(HiddenOffset, HiddenFloats, batch);
-                global::System.Span<float> norm = ws.Buffer(EncoderNormOffset, EncoderNormFloats, batch);
-                global::System.Span<float> qkv = ws.Buffer(EncoderQkvOffset, EncoderQkvFloats, batch);
-                global::System.Span<float> context = ws.Buffer(EncoderContextOffset, EncoderContextFloats, batch);
-                global::System.Span<float> mlp = ws.Buffer(EncoderMlpOffset, EncoderMlpFloats, batch);
-
-                // Attention block: LayerNorm, fused Q|K|V, attention per image (all heads), output projection + residual.
-                global::ViTMAE.Compiled.Kernels.LayerNormKernel.Forward(x, w.LayerNormBeforeWeight, w.LayerNormBeforeBias, norm, rows, HiddenSize, (float)LayerNormEps, ws.Pool);
-                w.Qkv.Forward(norm, qkv, rows, ws.Pool);
-                for (int b = 0; b < batch; b++)
-                {
-                    global::ViTMAE.Compiled.Kernels.AttentionKernel.Forward(qkv.Slice(b * EncoderQkvFloats, EncoderQkvFloats), context.Slice(b * EncoderContextFloats, EncoderContextFloats),
-                        Tokens, NumAttentionHeads, HeadDim, headMask, global::ViTMAE.Compiled.Modeling.Blocks.Entry(probs, b, EncoderAttention), ws.AttentionScratch, ws.Pool);
-                }
-                w.AttentionOutput.Forward(context, x, rows, ws.Pool, global::ViTMAE.Compiled.Kernels.Epilogue.Accumulate);
-
-                // MLP block: LayerNorm, intermediate + gelu (fused epilogue), output projection + residual.
-                global::ViTMAE.Compiled.Kernels.LayerNormKernel.Forward(x, w.LayerNormAfterWeight, w.LayerNormAfterBias, norm, rows, HiddenSize, (float)LayerNormEps, ws.Pool);
-                w.Intermediate.Forward(norm, mlp, rows, ws.Pool, global::ViTMAE.Compiled.Kernels.Epilogue.Activation, global::ViTMAE.Compiled.Kernels.Activation.GeluErf);
-                w.Output.Forward(mlp, x, rows, ws.Pool, global::ViTMAE.Compiled.Kernels.Epilogue.Accumulate);
-            }
-
-            /// <summary>One pre-LN layer: x += Wo·Attn(LN_before(x)); x += W2·gelu(W1·LN_after(x)).</summary>
-            private static void DecoderLayer(global::ViTMAE.Compiled.Modeling.TransformerLayerWeights w, global::ViTMAE.Compiled.Modeling.Workspace ws, int batch, global::System.ReadOnlySpan<float> headMask, global::System.Span<float> probs)
-            {
-                int rows = batch * DecoderTokens;
-                global::System.Span<float> x = ws.Buffer(DecoderHiddenOffset, DecoderHiddenFloats, batch);
-                global::System.Span<float> norm = ws.Buffer(DecoderNormOffset, DecoderNormFloats, batch);
-                global::System.Span<float> qkv = ws.Buffer(DecoderQkvOffset, DecoderQkvFloats, batch);
-                global::System.Span<float> context = ws.Buffer(DecoderContextOffset, DecoderContextFloats, batch);
-                global::System.Span<float> mlp = ws.Buffer(DecoderMlpOffset, DecoderMlpFloats, batch);
-
-                // Attention block: LayerNorm, fused Q|K|V, attention per image (all heads), output projection + residual.
-                global::ViTMAE.Compiled.Kernels.LayerNormKernel.Forward(x, w.LayerNormBeforeWeight, w.LayerNormBeforeBias, norm, rows, DecoderHiddenSize, (float)LayerNormEps, ws.Pool);
-                w.Qkv.Forward(norm, qkv, rows, ws.Pool);
-                for (int b = 0; b < batch; b++)
-                {
-                    global::ViTMAE.Compiled.Kernels.AttentionKernel.Forward(qkv.Slice(b * DecoderQkvFloats, DecoderQkvFloats), context.Slice(b * DecoderContextFloats, DecoderContextFloats),
-                        DecoderTokens, DecoderNumAttentionHeads, DecoderHeadDim, headMask, global::ViTMAE.Compiled.Modeling.Blocks.Entry(probs, b, DecoderAttention), ws.AttentionScratch, ws.Pool);
-                }
-                w.AttentionOutput.Forward(context, x, rows, ws.Pool, global::ViTMAE.Compiled.Kernels.Epilogue.Accumulate);
-
-                // MLP block: LayerNorm, intermediate + gelu (fused epilogue), output projection + residual.
-                global::ViTMAE.Compiled.Kernels.LayerNormKernel.Forward(x, w.LayerNormAfterWeight, w.LayerNormAfterBias, norm, rows, DecoderHiddenSize, (float)LayerNormEps, ws.Pool);
-                w.Intermediate.Forward(norm, mlp, rows, ws.Pool, global::ViTMAE.Compiled.Kernels.Epilogue.Activation, global::ViTMAE.Compiled.Kernels.Activation.GeluErf);
-                w.Output.Forward(mlp, x, rows, ws.Pool, global::ViTMAE.Compiled.Kernels.Epilogue.Accumulate);
-            }
+            // output: encoder [5, 128] x [128 -> 64], bias + residual; decoder [17, 64] x [64 -> 32], bias + residual
+            if (L.Training) b.XMid.CopyTo(b.Output); // the next layer's x
+            w.Output.Forward(b.Post, b.Output, rows, Epilogue.Accumulate, pool: ws.Pool);
         }
     }
 }

@@ -11,40 +11,53 @@ namespace Consumer.Models
     /// </summary>
     /// <remarks>
     /// <para>Tokens: 224x224 px, 3 channels, patch 16 -&gt; L = 196 patches of 768 values; mask_ratio 0.75 keeps len_keep = int(196 * (1 - 0.75)) = 49; encoder sequence T = 50 (CLS + kept), decoder sequence 197 (CLS + all patches).</para>
-    /// <para>GEMMs per image (M x N x K x repeat, epilogue):</para>
-    /// <para>  patch_embeddings: 196 x 768 x 768 x 1, bias + position embedding (231.211 MFLOP)</para>
-    /// <para>  encoder.qkv: 50 x 2304 x 768 x 12, fused Q|K|V, bias (2.123 GFLOP)</para>
-    /// <para>  encoder.attention.scores: 50 x 50 x 64 x 144, scale, softmax (46.080 MFLOP)</para>
-    /// <para>  encoder.attention.context: 50 x 64 x 50 x 144, head_mask (46.080 MFLOP)</para>
-    /// <para>  encoder.attention.output: 50 x 768 x 768 x 12, bias + residual (707.789 MFLOP)</para>
-    /// <para>  encoder.intermediate: 50 x 3072 x 768 x 12, bias + gelu (2.831 GFLOP)</para>
-    /// <para>  encoder.output: 50 x 768 x 3072 x 12, bias + residual (2.831 GFLOP)</para>
-    /// <para>  decoder_embed: 50 x 512 x 768 x 1, bias (39.322 MFLOP)</para>
-    /// <para>  decoder.qkv: 197 x 1536 x 512 x 8, fused Q|K|V, bias (2.479 GFLOP)</para>
-    /// <para>  decoder.attention.scores: 197 x 197 x 32 x 128, scale, softmax (317.923 MFLOP)</para>
-    /// <para>  decoder.attention.context: 197 x 32 x 197 x 128, head_mask (317.923 MFLOP)</para>
-    /// <para>  decoder.attention.output: 197 x 512 x 512 x 8, bias + residual (826.278 MFLOP)</para>
-    /// <para>  decoder.intermediate: 197 x 2048 x 512 x 8, bias + gelu (3.305 GFLOP)</para>
-    /// <para>  decoder.output: 197 x 512 x 2048 x 8, bias + residual (3.305 GFLOP)</para>
-    /// <para>  decoder_pred: 196 x 768 x 512 x 1, bias, CLS row skipped (154.141 MFLOP)</para>
+    /// <para>Steps per image (shapes, FLOPs):</para>
+    /// <para>  0. patchify: pixels -&gt; [196, 768]</para>
+    /// <para>  1. patch_embeddings: [196, 768] x [768 -&gt; 768], bias, the stride-16 convolution (231.211 MFLOP)</para>
+    /// <para>  2. position_embeddings: [196, 768] += positions[1:]</para>
+    /// <para>  3. random_masking: keep 49 of 196 patches (lowest noise first)</para>
+    /// <para>  4. gather_kept: CLS + kept -&gt; [50, 768]</para>
+    /// <para>  5. encoder: 12 layers of [50, 768] (8.586 GFLOP)</para>
+    /// <para>       encoder.layernorm_before: [50, 768]</para>
+    /// <para>       encoder.qkv: [50, 768] x [768 -&gt; 2304], bias, query|key|value fused (176.947 MFLOP per layer)</para>
+    /// <para>       encoder.attention: 12 heads x [50, 64] x [64, 50] scores, softmax, x [50, 64] (7.680 MFLOP per layer)</para>
+    /// <para>       encoder.attention.output: [50, 768] x [768 -&gt; 768], bias + residual (58.982 MFLOP per layer)</para>
+    /// <para>       encoder.layernorm_after: [50, 768]</para>
+    /// <para>       encoder.intermediate: [50, 768] x [768 -&gt; 3072], bias + gelu (235.930 MFLOP per layer)</para>
+    /// <para>       encoder.output: [50, 3072] x [3072 -&gt; 768], bias + residual (235.930 MFLOP per layer)</para>
+    /// <para>  6. layernorm: [50, 768]</para>
+    /// <para>  7. decoder_embed: [50, 768] x [768 -&gt; 512], bias (39.322 MFLOP)</para>
+    /// <para>  8. unshuffle: mask tokens + unshuffle + positions -&gt; [197, 512]</para>
+    /// <para>  9. decoder: 8 layers of [197, 512] (10.551 GFLOP)</para>
+    /// <para>       decoder.layernorm_before: [197, 512]</para>
+    /// <para>       decoder.qkv: [197, 512] x [512 -&gt; 1536], bias, query|key|value fused (309.854 MFLOP per layer)</para>
+    /// <para>       decoder.attention: 16 heads x [197, 32] x [32, 197] scores, softmax, x [197, 32] (79.481 MFLOP per layer)</para>
+    /// <para>       decoder.attention.output: [197, 512] x [512 -&gt; 512], bias + residual (103.285 MFLOP per layer)</para>
+    /// <para>       decoder.layernorm_after: [197, 512]</para>
+    /// <para>       decoder.intermediate: [197, 512] x [512 -&gt; 2048], bias + gelu (413.139 MFLOP per layer)</para>
+    /// <para>       decoder.output: [197, 2048] x [2048 -&gt; 512], bias + residual (413.139 MFLOP per layer)</para>
+    /// <para>  10. decoder_norm: [197, 512]</para>
+    /// <para>  11. decoder_pred: [196, 512] x [512 -&gt; 768], bias, CLS row skipped (154.141 MFLOP)</para>
+    /// <para>  12. loss: MSE over [196, 768], mean over removed patches</para>
     /// <para>FLOPs per image: ViTMAEModel 8.817 GFLOP, ViTMAEForPreTraining 19.561 GFLOP.</para>
     /// <para>Arena: 1197776 floats (4678.8 KiB) per image. Buffers (per image: shape @ offset, live steps):</para>
-    /// <para>  patches [196, 768] @ 706048, steps 0-28</para>
-    /// <para>  embeddings [196, 768] @ 0, steps 1-2</para>
-    /// <para>  mask [196, 1] @ 1197568, steps 2-28</para>
-    /// <para>  hidden [50, 768] @ 268800, steps 2-15</para>
-    /// <para>  encoder_norm [50, 768] @ 307200, steps 3-14</para>
-    /// <para>  encoder_qkv [50, 2304] @ 153600, steps 3-14</para>
-    /// <para>  encoder_context [50, 768] @ 345600, steps 3-14</para>
-    /// <para>  encoder_mlp [50, 3072] @ 0, steps 3-14</para>
-    /// <para>  last_hidden_state [50, 768] @ 1159168, steps 15-28</para>
-    /// <para>  decoder_tokens [50, 512] @ 0, steps 16-17</para>
-    /// <para>  decoder_hidden [197, 512] @ 856576, steps 17-26</para>
-    /// <para>  decoder_norm [197, 512] @ 957440, steps 18-27</para>
-    /// <para>  decoder_qkv [197, 1536] @ 403456, steps 18-25</para>
-    /// <para>  decoder_context [197, 512] @ 1058304, steps 18-25</para>
-    /// <para>  decoder_mlp [197, 2048] @ 0, steps 18-25</para>
-    /// <para>  logits [196, 768] @ 0, steps 27-28</para>
+    /// <para>  patches [196, 768] @ 706048, steps 0-12</para>
+    /// <para>  embeddings [196, 768] @ 0, steps 1-4</para>
+    /// <para>  mask [196, 1] @ 1197568, steps 3-12</para>
+    /// <para>  hidden [50, 768] @ 268800, steps 4-6</para>
+    /// <para>  encoder_layer_norm [50, 768] @ 307200, steps 5-5</para>
+    /// <para>  encoder_qkv [50, 2304] @ 153600, steps 5-5</para>
+    /// <para>  encoder_context [50, 768] @ 345600, steps 5-5</para>
+    /// <para>  encoder_mlp [50, 3072] @ 0, steps 5-5</para>
+    /// <para>  last_hidden_state [50, 768] @ 1159168, steps 6-12</para>
+    /// <para>  decoder_tokens [50, 512] @ 0, steps 7-8</para>
+    /// <para>  decoder_hidden [197, 512] @ 856576, steps 8-10</para>
+    /// <para>  decoder_layer_norm [197, 512] @ 957440, steps 9-9</para>
+    /// <para>  decoder_qkv [197, 1536] @ 403456, steps 9-9</para>
+    /// <para>  decoder_context [197, 512] @ 1058304, steps 9-9</para>
+    /// <para>  decoder_mlp [197, 2048] @ 0, steps 9-9</para>
+    /// <para>  decoder_norm [197, 512] @ 150528, steps 10-11</para>
+    /// <para>  logits [196, 768] @ 0, steps 11-12</para>
     /// </remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("ViTMAE.Compiled.Generator", "0.1.0")]
     public sealed partial class VitMaeBase : global::ViTMAE.Compiled.Modeling.IViTMAEModel
@@ -116,153 +129,53 @@ namespace Consumer.Models
         /// <summary>The build-time plan in words: tokens, GEMMs, FLOPs and the buffer table.</summary>
         public const string PlanSummary =
             "Tokens: 224x224 px, 3 channels, patch 16 -> L = 196 patches of 768 values; mask_ratio 0.75 keeps len_keep = int(196 * (1 - 0.75)) = 49; encoder sequence T = 50 (CLS + kept), decoder sequence 197 (CLS + all patches).\n" +
-            "GEMMs per image (M x N x K x repeat, epilogue):\n" +
-            "  patch_embeddings: 196 x 768 x 768 x 1, bias + position embedding (231.211 MFLOP)\n" +
-            "  encoder.qkv: 50 x 2304 x 768 x 12, fused Q|K|V, bias (2.123 GFLOP)\n" +
-            "  encoder.attention.scores: 50 x 50 x 64 x 144, scale, softmax (46.080 MFLOP)\n" +
-            "  encoder.attention.context: 50 x 64 x 50 x 144, head_mask (46.080 MFLOP)\n" +
-            "  encoder.attention.output: 50 x 768 x 768 x 12, bias + residual (707.789 MFLOP)\n" +
-            "  encoder.intermediate: 50 x 3072 x 768 x 12, bias + gelu (2.831 GFLOP)\n" +
-            "  encoder.output: 50 x 768 x 3072 x 12, bias + residual (2.831 GFLOP)\n" +
-            "  decoder_embed: 50 x 512 x 768 x 1, bias (39.322 MFLOP)\n" +
-            "  decoder.qkv: 197 x 1536 x 512 x 8, fused Q|K|V, bias (2.479 GFLOP)\n" +
-            "  decoder.attention.scores: 197 x 197 x 32 x 128, scale, softmax (317.923 MFLOP)\n" +
-            "  decoder.attention.context: 197 x 32 x 197 x 128, head_mask (317.923 MFLOP)\n" +
-            "  decoder.attention.output: 197 x 512 x 512 x 8, bias + residual (826.278 MFLOP)\n" +
-            "  decoder.intermediate: 197 x 2048 x 512 x 8, bias + gelu (3.305 GFLOP)\n" +
-            "  decoder.output: 197 x 512 x 2048 x 8, bias + residual (3.305 GFLOP)\n" +
-            "  decoder_pred: 196 x 768 x 512 x 1, bias, CLS row skipped (154.141 MFLOP)\n" +
+            "Steps per image (shapes, FLOPs):\n" +
+            "  0. patchify: pixels -> [196, 768]\n" +
+            "  1. patch_embeddings: [196, 768] x [768 -> 768], bias, the stride-16 convolution (231.211 MFLOP)\n" +
+            "  2. position_embeddings: [196, 768] += positions[1:]\n" +
+            "  3. random_masking: keep 49 of 196 patches (lowest noise first)\n" +
+            "  4. gather_kept: CLS + kept -> [50, 768]\n" +
+            "  5. encoder: 12 layers of [50, 768] (8.586 GFLOP)\n" +
+            "       encoder.layernorm_before: [50, 768]\n" +
+            "       encoder.qkv: [50, 768] x [768 -> 2304], bias, query|key|value fused (176.947 MFLOP per layer)\n" +
+            "       encoder.attention: 12 heads x [50, 64] x [64, 50] scores, softmax, x [50, 64] (7.680 MFLOP per layer)\n" +
+            "       encoder.attention.output: [50, 768] x [768 -> 768], bias + residual (58.982 MFLOP per layer)\n" +
+            "       encoder.layernorm_after: [50, 768]\n" +
+            "       encoder.intermediate: [50, 768] x [768 -> 3072], bias + gelu (235.930 MFLOP per layer)\n" +
+            "       encoder.output: [50, 3072] x [3072 -> 768], bias + residual (235.930 MFLOP per layer)\n" +
+            "  6. layernorm: [50, 768]\n" +
+            "  7. decoder_embed: [50, 768] x [768 -> 512], bias (39.322 MFLOP)\n" +
+            "  8. unshuffle: mask tokens + unshuffle + positions -> [197, 512]\n" +
+            "  9. decoder: 8 layers of [197, 512] (10.551 GFLOP)\n" +
+            "       decoder.layernorm_before: [197, 512]\n" +
+            "       decoder.qkv: [197, 512] x [512 -> 1536], bias, query|key|value fused (309.854 MFLOP per layer)\n" +
+            "       decoder.attention: 16 heads x [197, 32] x [32, 197] scores, softmax, x [197, 32] (79.481 MFLOP per layer)\n" +
+            "       decoder.attention.output: [197, 512] x [512 -> 512], bias + residual (103.285 MFLOP per layer)\n" +
+            "       decoder.layernorm_after: [197, 512]\n" +
+            "       decoder.intermediate: [197, 512] x [512 -> 2048], bias + gelu (413.139 MFLOP per layer)\n" +
+            "       decoder.output: [197, 2048] x [2048 -> 512], bias + residual (413.139 MFLOP per layer)\n" +
+            "  10. decoder_norm: [197, 512]\n" +
+            "  11. decoder_pred: [196, 512] x [512 -> 768], bias, CLS row skipped (154.141 MFLOP)\n" +
+            "  12. loss: MSE over [196, 768], mean over removed patches\n" +
             "FLOPs per image: ViTMAEModel 8.817 GFLOP, ViTMAEForPreTraining 19.561 GFLOP.\n" +
             "Arena: 1197776 floats (4678.8 KiB) per image. Buffers (per image: shape @ offset, live steps):\n" +
-            "  patches [196, 768] @ 706048, steps 0-28\n" +
-            "  embeddings [196, 768] @ 0, steps 1-2\n" +
-            "  mask [196, 1] @ 1197568, steps 2-28\n" +
-            "  hidden [50, 768] @ 268800, steps 2-15\n" +
-            "  encoder_norm [50, 768] @ 307200, steps 3-14\n" +
-            "  encoder_qkv [50, 2304] @ 153600, steps 3-14\n" +
-            "  encoder_context [50, 768] @ 345600, steps 3-14\n" +
-            "  encoder_mlp [50, 3072] @ 0, steps 3-14\n" +
-            "  last_hidden_state [50, 768] @ 1159168, steps 15-28\n" +
-            "  decoder_tokens [50, 512] @ 0, steps 16-17\n" +
-            "  decoder_hidden [197, 512] @ 856576, steps 17-26\n" +
-            "  decoder_norm [197, 512] @ 957440, steps 18-27\n" +
-            "  decoder_qkv [197, 1536] @ 403456, steps 18-25\n" +
-            "  decoder_context [197, 512] @ 1058304, steps 18-25\n" +
-            "  decoder_mlp [197, 2048] @ 0, steps 18-25\n" +
-            "  logits [196, 768] @ 0, steps 27-28";
-
-        // ---- Weights: what this model reads from a Hugging Face ViTMAEForPreTraining checkpoint. ----
-        /// <summary>
-        /// Every tensor of the model, with its Hugging Face key and shape (334 tensors). A <c>ViTMAEModel</c>
-        /// checkpoint holds the <c>vit.*</c> part without the <c>vit.</c> prefix and no decoder.
-        /// </summary>
-        public static global::System.Collections.Generic.IReadOnlyList<global::ViTMAE.Compiled.WeightSpec> WeightLayout { get; } = CreateWeightLayout();
-
-        private static global::ViTMAE.Compiled.WeightSpec[] CreateWeightLayout()
-        {
-            var layout = new global::System.Collections.Generic.List<global::ViTMAE.Compiled.WeightSpec>(334);
-
-            // Embeddings: CLS token, the (checkpoint-stored) sin-cos position table incl. CLS, and the patch projection,
-            // a stride-16 convolution that runs as a GEMM over patches.
-            layout.Add(new global::ViTMAE.Compiled.WeightSpec("vit.embeddings.cls_token", 1, 1, 768));
-            layout.Add(new global::ViTMAE.Compiled.WeightSpec("vit.embeddings.position_embeddings", 1, 197, 768));
-            layout.Add(new global::ViTMAE.Compiled.WeightSpec("vit.embeddings.patch_embeddings.projection.weight", 768, 3, 16, 16));
-            layout.Add(new global::ViTMAE.Compiled.WeightSpec("vit.embeddings.patch_embeddings.projection.bias", 768));
-
-            // Encoder: 12 pre-LN layers, then the final LayerNorm.
-            for (int layer = 0; layer < 12; layer++)
-            {
-                global::ViTMAE.Compiled.WeightSpec.AddTransformerLayer(layout, "vit.encoder.layer.", layer, HiddenSize, IntermediateSize, QkvBias);
-            }
-            layout.Add(new global::ViTMAE.Compiled.WeightSpec("vit.layernorm.weight", 768));
-            layout.Add(new global::ViTMAE.Compiled.WeightSpec("vit.layernorm.bias", 768));
-
-            // Decoder input: projection to the decoder width, the mask token, the decoder's position table incl. CLS.
-            layout.Add(new global::ViTMAE.Compiled.WeightSpec("decoder.decoder_embed.weight", 512, 768));
-            layout.Add(new global::ViTMAE.Compiled.WeightSpec("decoder.decoder_embed.bias", 512));
-            layout.Add(new global::ViTMAE.Compiled.WeightSpec("decoder.mask_token", 1, 1, 512));
-            layout.Add(new global::ViTMAE.Compiled.WeightSpec("decoder.decoder_pos_embed", 1, 197, 512));
-
-            // Decoder: 8 pre-LN layers (same activation, qkv_bias and eps as the encoder), norm, pixel prediction.
-            for (int layer = 0; layer < 8; layer++)
-            {
-                global::ViTMAE.Compiled.WeightSpec.AddTransformerLayer(layout, "decoder.decoder_layers.", layer, DecoderHiddenSize, DecoderIntermediateSize, QkvBias);
-            }
-            layout.Add(new global::ViTMAE.Compiled.WeightSpec("decoder.decoder_norm.weight", 512));
-            layout.Add(new global::ViTMAE.Compiled.WeightSpec("decoder.decoder_norm.bias", 512));
-            layout.Add(new global::ViTMAE.Compiled.WeightSpec("decoder.decoder_pred.weight", 768, 512));
-            layout.Add(new global::ViTMAE.Compiled.WeightSpec("decoder.decoder_pred.bias", 768));
-            return layout.ToArray();
-        }
-
-        // ---- Weights, packed once at load. Immutable afterwards: one instance serves every thread. ----
-        private readonly global::ViTMAE.Compiled.Kernels.PackedLinear _patchEmbedding;
-        private readonly float[] _clsToken;
-        private readonly float[][] _positionEmbeddings;
-        private readonly global::ViTMAE.Compiled.Modeling.TransformerLayerWeights[] _encoderLayers;
-        private readonly float[] _layerNormWeight;
-        private readonly float[] _layerNormBias;
-        private readonly global::ViTMAE.Compiled.Kernels.PackedLinear? _decoderEmbed;
-        private readonly float[]? _maskToken;
-        private readonly float[][]? _decoderPositionEmbeddings;
-        private readonly global::ViTMAE.Compiled.Modeling.TransformerLayerWeights[] _decoderLayers;
-        private readonly float[]? _decoderNormWeight;
-        private readonly float[]? _decoderNormBias;
-        private readonly global::ViTMAE.Compiled.Kernels.PackedLinear? _decoderPred;
-
-        private static readonly (int Height, int Width)[] s_resolutions = { (224, 224) };
-
-        private VitMaeBase(global::ViTMAE.Compiled.Modeling.Checkpoint checkpoint)
-        {
-            // Embeddings: the convolution weight [D, C, p, p] reordered to patchify order [D, p, p, C], packed as a GEMM.
-            _patchEmbedding = new global::ViTMAE.Compiled.Kernels.PackedLinear(
-                global::ViTMAE.Compiled.Modeling.Patches.ConvWeightToPatchOrder(checkpoint.Require("vit.embeddings.patch_embeddings.projection.weight", HiddenSize, NumChannels, PatchSize, PatchSize), HiddenSize, NumChannels, PatchSize),
-                checkpoint.Require("vit.embeddings.patch_embeddings.projection.bias", HiddenSize), HiddenSize, PatchDim);
-            _clsToken = checkpoint.Require("vit.embeddings.cls_token", 1, 1, HiddenSize);
-            float[] positions = checkpoint.Require("vit.embeddings.position_embeddings", 1, NumPatches + 1, HiddenSize);
-            // One position table per compiled resolution (bicubic interpolation for the extra ones, computed once here).
-            _positionEmbeddings = new[] { positions };
-
-            // Encoder layers (query, key and value fused into one GEMM) and the final LayerNorm.
-            _encoderLayers = new global::ViTMAE.Compiled.Modeling.TransformerLayerWeights[NumHiddenLayers];
-            for (int layer = 0; layer < NumHiddenLayers; layer++)
-            {
-                _encoderLayers[layer] = global::ViTMAE.Compiled.Modeling.TransformerLayerWeights.Load(checkpoint, "vit.encoder.layer.", layer, HiddenSize, IntermediateSize, QkvBias);
-            }
-            _layerNormWeight = checkpoint.Require("vit.layernorm.weight", HiddenSize);
-            _layerNormBias = checkpoint.Require("vit.layernorm.bias", HiddenSize);
-
-            // Decoder: only in ViTMAEForPreTraining checkpoints; a ViTMAEModel checkpoint runs the encoder alone.
-            if (!checkpoint.HasDecoder)
-            {
-                _decoderLayers = global::System.Array.Empty<global::ViTMAE.Compiled.Modeling.TransformerLayerWeights>();
-                return;
-            }
-
-            _decoderEmbed = global::ViTMAE.Compiled.Modeling.TransformerLayerWeights.Linear(checkpoint, "decoder.decoder_embed", DecoderHiddenSize, HiddenSize);
-            _maskToken = checkpoint.Require("decoder.mask_token", 1, 1, DecoderHiddenSize);
-            float[] decoderPositions = checkpoint.Require("decoder.decoder_pos_embed", 1, NumPatches + 1, DecoderHiddenSize);
-            _decoderPositionEmbeddings = new[] { decoderPositions };
-            _decoderLayers = new global::ViTMAE.Compiled.Modeling.TransformerLayerWeights[DecoderNumHiddenLayers];
-            for (int layer = 0; layer < DecoderNumHiddenLayers; layer++)
-            {
-                _decoderLayers[layer] = global::ViTMAE.Compiled.Modeling.TransformerLayerWeights.Load(checkpoint, "decoder.decoder_layers.", layer, DecoderHiddenSize, DecoderIntermediateSize, QkvBias);
-            }
-            _decoderNormWeight = checkpoint.Require("decoder.decoder_norm.weight", DecoderHiddenSize);
-            _decoderNormBias = checkpoint.Require("decoder.decoder_norm.bias", DecoderHiddenSize);
-            _decoderPred = global::ViTMAE.Compiled.Modeling.TransformerLayerWeights.Linear(checkpoint, "decoder.decoder_pred", PatchDim, DecoderHiddenSize);
-        }
-
-        /// <summary>Loads a Hugging Face checkpoint: a <c>model.safetensors</c> file, a sharded <c>model.safetensors.index.json</c>, or a folder holding either.</summary>
-        /// <exception cref="global::ViTMAE.Compiled.ViTMAEException">A tensor is missing, has another shape or an unsupported dtype, or the file is malformed.</exception>
-        public static VitMaeBase Load(string path)
-        {
-            using var source = global::ViTMAE.Compiled.Weights.WeightSource.Open(path);
-            return new VitMaeBase(new global::ViTMAE.Compiled.Modeling.Checkpoint(source));
-        }
-
-        /// <summary>Loads the weights from an open source (a <c>ViTMAEForPreTraining</c> or <c>ViTMAEModel</c> checkpoint).</summary>
-        public static VitMaeBase Load(global::ViTMAE.Compiled.Weights.WeightSource source) => new VitMaeBase(new global::ViTMAE.Compiled.Modeling.Checkpoint(source));
+            "  patches [196, 768] @ 706048, steps 0-12\n" +
+            "  embeddings [196, 768] @ 0, steps 1-4\n" +
+            "  mask [196, 1] @ 1197568, steps 3-12\n" +
+            "  hidden [50, 768] @ 268800, steps 4-6\n" +
+            "  encoder_layer_norm [50, 768] @ 307200, steps 5-5\n" +
+            "  encoder_qkv [50, 2304] @ 153600, steps 5-5\n" +
+            "  encoder_context [50, 768] @ 345600, steps 5-5\n" +
+            "  encoder_mlp [50, 3072] @ 0, steps 5-5\n" +
+            "  last_hidden_state [50, 768] @ 1159168, steps 6-12\n" +
+            "  decoder_tokens [50, 512] @ 0, steps 7-8\n" +
+            "  decoder_hidden [197, 512] @ 856576, steps 8-10\n" +
+            "  decoder_layer_norm [197, 512] @ 957440, steps 9-9\n" +
+            "  decoder_qkv [197, 1536] @ 403456, steps 9-9\n" +
+            "  decoder_context [197, 512] @ 1058304, steps 9-9\n" +
+            "  decoder_mlp [197, 2048] @ 0, steps 9-9\n" +
+            "  decoder_norm [197, 512] @ 150528, steps 10-11\n" +
+            "  logits [196, 768] @ 0, steps 11-12";
 
         /// <summary>The configuration this class was compiled from, as a runtime value (e.g. to check or create weights).</summary>
         public static global::ViTMAE.Compiled.Configuration.ViTMAESpec CompiledSpec { get; } = new global::ViTMAE.Compiled.Configuration.ViTMAESpec
@@ -275,11 +188,36 @@ namespace Consumer.Models
             MaskRatio = MaskRatio, NormPixLoss = NormPixLoss,
         };
 
+        /// <summary>
+        /// Every tensor of the model (334), with its Hugging Face key, shape and role, in state-dict order. A
+        /// <c>ViTMAEModel</c> checkpoint holds the <c>vit.*</c> part without the <c>vit.</c> prefix and no decoder.
+        /// </summary>
+        public static global::ViTMAE.Compiled.WeightCatalog WeightLayout { get; } = global::ViTMAE.Compiled.WeightCatalog.For(CompiledSpec);
+
+        private static readonly (int Height, int Width)[] s_resolutions = { (224, 224) };
+
+        /// <summary>The weights, packed once at load; immutable afterwards, so one instance serves every thread.</summary>
+        private readonly global::ViTMAE.Compiled.Runtime.ModelWeights _weights;
+
+        private VitMaeBase(global::ViTMAE.Compiled.Runtime.ModelWeights weights) => _weights = weights;
+
+        /// <summary>Loads a Hugging Face checkpoint: a <c>model.safetensors</c> file, a sharded <c>model.safetensors.index.json</c>, or a folder holding either.</summary>
+        /// <exception cref="global::ViTMAE.Compiled.ViTMAEException">A tensor is missing, has another shape or an unsupported dtype, or the file is malformed.</exception>
+        public static VitMaeBase Load(string path)
+        {
+            using var source = global::ViTMAE.Compiled.Weights.WeightSource.Open(path);
+            return Load(source);
+        }
+
+        /// <summary>Loads the weights from an open source (a <c>ViTMAEForPreTraining</c> or <c>ViTMAEModel</c> checkpoint).</summary>
+        public static VitMaeBase Load(global::ViTMAE.Compiled.Weights.WeightSource source) =>
+            new VitMaeBase(global::ViTMAE.Compiled.Runtime.ModelWeights.Load(WeightLayout, new global::ViTMAE.Compiled.Runtime.Checkpoint(source)));
+
         /// <inheritdoc/>
         public global::ViTMAE.Compiled.Configuration.ViTMAESpec Spec => CompiledSpec;
 
         /// <inheritdoc/>
-        public bool HasDecoder => _decoderPred is not null;
+        public bool HasDecoder => _weights.HasDecoder;
 
         /// <inheritdoc/>
         public global::System.ReadOnlySpan<(int Height, int Width)> Resolutions => s_resolutions;
@@ -295,7 +233,8 @@ namespace Consumer.Models
         /// <summary>
         /// A per-caller workspace: the activation arena (1197776 floats per image), masking indices and
         /// attention scratch, allocated once and reused by every call. Outputs are views into it, valid until the next call.
-        /// Not thread-safe: give each thread its own session.
+        /// One call at a time: give each thread its own session (a concurrent call throws InvalidOperationException, a call
+        /// after <see cref="Dispose"/> ObjectDisposedException).
         /// </summary>
         public sealed class Session : global::ViTMAE.Compiled.Modeling.IViTMAESession
         {
@@ -307,7 +246,7 @@ namespace Consumer.Models
                 int scratch = global::System.Math.Max(
                     global::ViTMAE.Compiled.Kernels.AttentionKernel.ScratchLength(50, HeadDim),
                     global::ViTMAE.Compiled.Kernels.AttentionKernel.ScratchLength(197, DecoderHeadDim));
-                Workspace = new global::ViTMAE.Compiled.Modeling.Workspace(maxBatch, ArenaFloatsPerImage, 196, scratch, seed, degreeOfParallelism);
+                Workspace = new global::ViTMAE.Compiled.Runtime.Workspace(maxBatch, ArenaFloatsPerImage, 196, scratch, seed, degreeOfParallelism);
             }
 
             /// <inheritdoc/>
@@ -316,16 +255,17 @@ namespace Consumer.Models
             /// <inheritdoc/>
             public int DegreeOfParallelism => Workspace.Pool.DegreeOfParallelism;
 
-            /// <summary>Stops the session's worker threads.</summary>
+            /// <summary>Stops the session's worker threads; later calls throw ObjectDisposedException (a running call finishes first).</summary>
             public void Dispose() => Workspace.Dispose();
 
-            internal global::ViTMAE.Compiled.Modeling.Workspace Workspace { get; }
+            internal global::ViTMAE.Compiled.Runtime.Workspace Workspace { get; }
 
             /// <inheritdoc/>
             public global::ViTMAE.Compiled.Modeling.ViTMAEModelOutput Forward(in global::ViTMAE.Compiled.Modeling.ViTMAEInputs inputs)
             {
+                using global::ViTMAE.Compiled.Runtime.Workspace.CallScope call = Workspace.Enter();
                 Resolve(inputs);
-                return At224x224.Model(_model, Workspace, inputs);
+                return global::ViTMAE.Compiled.Generated.VitMaeBaseForward.Model<global::ViTMAE.Compiled.Generated.At224x224, global::ViTMAE.Compiled.Generated.At224x224Encoder>(_model._weights, Workspace, inputs);
             }
 
             /// <inheritdoc/>
@@ -336,197 +276,393 @@ namespace Consumer.Models
                     throw new global::ViTMAE.Compiled.Modeling.ViTMAEInputException("model", "the checkpoint has no decoder (a ViTMAEModel checkpoint); load a ViTMAEForPreTraining checkpoint to run ForwardPreTraining");
                 }
 
+                using global::ViTMAE.Compiled.Runtime.Workspace.CallScope call = Workspace.Enter();
                 Resolve(inputs);
-                return At224x224.PreTraining(_model, Workspace, inputs);
+                return global::ViTMAE.Compiled.Generated.VitMaeBaseForward.PreTraining<global::ViTMAE.Compiled.Generated.At224x224, global::ViTMAE.Compiled.Generated.At224x224Encoder, global::ViTMAE.Compiled.Generated.At224x224Decoder>(_model._weights, Workspace, inputs);
             }
 
-            private int Resolve(in global::ViTMAE.Compiled.Modeling.ViTMAEInputs inputs) => global::ViTMAE.Compiled.Modeling.InputCheck.Resolve(
+            private int Resolve(in global::ViTMAE.Compiled.Modeling.ViTMAEInputs inputs) => global::ViTMAE.Compiled.Runtime.InputCheck.Resolve(
                 inputs, s_resolutions, NumChannels, PatchSize, MaxBatch, NumHiddenLayers, NumAttentionHeads, DecoderNumHiddenLayers, DecoderNumAttentionHeads);
+        }
+    }
+}
+
+namespace ViTMAE.Compiled.Generated
+{
+    using System;
+    using ViTMAE.Compiled.Kernels;
+    using ViTMAE.Compiled.Modeling;
+    using ViTMAE.Compiled.Runtime;
+
+    /// <summary>
+    /// 224x224 px (the config's resolution): L = 196 patches, len_keep = 49, encoder T = 50, decoder 197 tokens; inference arena offsets per image.
+    /// </summary>
+    file readonly struct At224x224 : IResolutionShape
+    {
+        public static int Index => 0;
+        public static int Height => 224;
+        public static int Width => 224;
+        public static int Channels => 3;
+        public static int PatchSize => 16;
+        public static int PatchDim => 768;
+        public static int Patches => 196;
+        public static int Kept => 49;
+        public static int Tokens => 50;
+        public static int DecoderTokens => 197;
+        public static int Hidden => 768;
+        public static int DecoderHidden => 512;
+        public static int Layers => 12;
+        public static int DecoderLayers => 8;
+        public static float Eps => 1E-12f;
+        public static bool NormPixLoss => false;
+        public static bool Training => false;
+        public static int PatchesOffset => 706048; // patches [196, 768], steps 0-12
+        public static int EmbeddingsOffset => 0; // embeddings [196, 768], steps 1-4
+        public static int MaskOffset => 1197568; // mask [196, 1], steps 3-12
+        public static int LastHiddenStateOffset => 1159168; // last_hidden_state [50, 768], steps 6-12
+        public static int DecoderTokensOffset => 0; // decoder_tokens [50, 512], steps 7-8
+        public static int DecoderNormOffset => 150528; // decoder_norm [197, 512], steps 10-11
+        public static int LogitsOffset => 0; // logits [196, 768], steps 11-12
+        public static int FinalStatsOffset => 0; // (training only)
+        public static int DecoderNormStatsOffset => 0; // (training only)
+        public static int DLogitsOffset => 0; // (training only)
+        public static int DDecoderNormOffset => 0; // (training only)
+        public static int DDecoderTokensOffset => 0; // (training only)
+        public static int DLastHiddenStateOffset => 0; // (training only)
+        public static int DEmbeddingsOffset => 0; // (training only)
+        public static int DPatchesOffset => 0; // (training only)
+    }
+
+    /// <summary>224x224 px for training: the training arena (26501392 floats per image), where the backward pass finds what it needs.</summary>
+    file readonly struct At224x224Training : IResolutionShape
+    {
+        public static int Index => 0;
+        public static int Height => 224;
+        public static int Width => 224;
+        public static int Channels => 3;
+        public static int PatchSize => 16;
+        public static int PatchDim => 768;
+        public static int Patches => 196;
+        public static int Kept => 49;
+        public static int Tokens => 50;
+        public static int DecoderTokens => 197;
+        public static int Hidden => 768;
+        public static int DecoderHidden => 512;
+        public static int Layers => 12;
+        public static int DecoderLayers => 8;
+        public static float Eps => 1E-12f;
+        public static bool NormPixLoss => false;
+        public static bool Training => true;
+        public static int PatchesOffset => 25759296; // patches [196, 768], steps 0-24
+        public static int EmbeddingsOffset => 0; // embeddings [196, 768], steps 1-4
+        public static int MaskOffset => 26501072; // mask [196, 1], steps 3-13
+        public static int LastHiddenStateOffset => 26462272; // last_hidden_state [50, 768], steps 6-18
+        public static int DecoderTokensOffset => 25909824; // decoder_tokens [50, 512], steps 7-8
+        public static int DecoderNormOffset => 26361408; // decoder_norm [197, 512], steps 10-14
+        public static int LogitsOffset => 25909824; // logits [196, 768], steps 11-13
+        public static int FinalStatsOffset => 26501280; // final_stats [50, 2], steps 6-19
+        public static int DecoderNormStatsOffset => 26500672; // decoder_norm_stats [197, 2], steps 10-15
+        public static int DLogitsOffset => 26060352; // d_logits [196, 768], steps 13-14
+        public static int DDecoderNormOffset => 25909824; // d_decoder_norm [197, 512], steps 14-15
+        public static int DDecoderTokensOffset => 38400; // d_decoder_tokens [50, 512], steps 17-18
+        public static int DLastHiddenStateOffset => 0; // d_last_hidden_state [50, 768], steps 18-19
+        public static int DEmbeddingsOffset => 0; // d_embeddings [196, 768], steps 21-24
+        public static int DPatchesOffset => 26210880; // d_patches [196, 768], steps 13-25
+    }
+
+    /// <summary>The encoder layers at 224x224 px: [50, 768], 12 heads, MLP 3072.</summary>
+    file readonly struct At224x224Encoder : ILayerShape
+    {
+        public static int Tokens => 50;
+        public static int Hidden => 768;
+        public static int Heads => 12;
+        public static int HeadDim => 64;
+        public static int Intermediate => 3072;
+        public static float Eps => 1E-12f;
+        public static Activation Activation => Activation.GeluErf;
+        public static bool Training => false;
+        public static int Stride => 0;
+        public static int XOffset => 268800; // hidden [50, 768]
+        public static int Norm1Offset => 307200; // encoder_layer_norm [50, 768]
+        public static int Stats1Offset => 0; // (training only)
+        public static int QkvOffset => 153600; // encoder_qkv [50, 2304]
+        public static int ProbsOffset => 0; // (training only)
+        public static int ContextOffset => 345600; // encoder_context [50, 768]
+        public static int XMidOffset => 268800; // x, in place
+        public static int Norm2Offset => 307200; // encoder_layer_norm, shared
+        public static int Stats2Offset => 0; // (training only)
+        public static int PreOffset => 0; // (training only: the activation is fused into the GEMM)
+        public static int PostOffset => 0; // encoder_mlp [50, 3072]
+        public static int ResidualGradOffset => 0; // (training only)
+        public static int NormGradOffset => 0; // (training only)
+        public static int QkvGradOffset => 0; // (training only)
+        public static int ContextGradOffset => 0; // (training only)
+        public static int MlpGradOffset => 0; // (training only)
+    }
+
+    /// <summary>The decoder layers at 224x224 px: [197, 512], 16 heads, MLP 2048.</summary>
+    file readonly struct At224x224Decoder : ILayerShape
+    {
+        public static int Tokens => 197;
+        public static int Hidden => 512;
+        public static int Heads => 16;
+        public static int HeadDim => 32;
+        public static int Intermediate => 2048;
+        public static float Eps => 1E-12f;
+        public static Activation Activation => Activation.GeluErf;
+        public static bool Training => false;
+        public static int Stride => 0;
+        public static int XOffset => 856576; // decoder_hidden [197, 512]
+        public static int Norm1Offset => 957440; // decoder_layer_norm [197, 512]
+        public static int Stats1Offset => 0; // (training only)
+        public static int QkvOffset => 403456; // decoder_qkv [197, 1536]
+        public static int ProbsOffset => 0; // (training only)
+        public static int ContextOffset => 1058304; // decoder_context [197, 512]
+        public static int XMidOffset => 856576; // x, in place
+        public static int Norm2Offset => 957440; // decoder_layer_norm, shared
+        public static int Stats2Offset => 0; // (training only)
+        public static int PreOffset => 0; // (training only: the activation is fused into the GEMM)
+        public static int PostOffset => 0; // decoder_mlp [197, 2048]
+        public static int ResidualGradOffset => 0; // (training only)
+        public static int NormGradOffset => 0; // (training only)
+        public static int QkvGradOffset => 0; // (training only)
+        public static int ContextGradOffset => 0; // (training only)
+        public static int MlpGradOffset => 0; // (training only)
+    }
+
+    /// <summary>The encoder layers at 224x224 px for training: [50, 768], 12 heads, MLP 3072; one block of 644624 floats per layer.</summary>
+    file readonly struct At224x224EncoderTraining : ILayerShape
+    {
+        public static int Tokens => 50;
+        public static int Hidden => 768;
+        public static int Heads => 12;
+        public static int HeadDim => 64;
+        public static int Intermediate => 3072;
+        public static float Eps => 1E-12f;
+        public static Activation Activation => Activation.GeluErf;
+        public static bool Training => true;
+        public static int Stride => 644624;
+        public static int XOffset => 17985408;
+        public static int Norm1Offset => 18023920;
+        public static int Stats1Offset => 18023808;
+        public static int QkvOffset => 18062320;
+        public static int ProbsOffset => 18177520;
+        public static int ContextOffset => 18207520;
+        public static int XMidOffset => 18245920;
+        public static int Norm2Offset => 18284432;
+        public static int Stats2Offset => 18284320;
+        public static int PreOffset => 18322832;
+        public static int PostOffset => 18476432;
+        public static int ResidualGradOffset => 268800;
+        public static int NormGradOffset => 307200;
+        public static int QkvGradOffset => 153600;
+        public static int ContextGradOffset => 345600;
+        public static int MlpGradOffset => 0;
+    }
+
+    /// <summary>The decoder layers at 224x224 px for training: [197, 512], 16 heads, MLP 2048; one block of 2235568 floats per layer.</summary>
+    file readonly struct At224x224DecoderTraining : ILayerShape
+    {
+        public static int Tokens => 197;
+        public static int Hidden => 512;
+        public static int Heads => 16;
+        public static int HeadDim => 32;
+        public static int Intermediate => 2048;
+        public static float Eps => 1E-12f;
+        public static Activation Activation => Activation.GeluErf;
+        public static bool Training => true;
+        public static int Stride => 2235568;
+        public static int XOffset => 0;
+        public static int Norm1Offset => 101264;
+        public static int Stats1Offset => 100864;
+        public static int QkvOffset => 202128;
+        public static int ProbsOffset => 504720;
+        public static int ContextOffset => 1125664;
+        public static int XMidOffset => 1226528;
+        public static int Norm2Offset => 1327792;
+        public static int Stats2Offset => 1327392;
+        public static int PreOffset => 1428656;
+        public static int PostOffset => 1832112;
+        public static int ResidualGradOffset => 26010688;
+        public static int NormGradOffset => 706048;
+        public static int QkvGradOffset => 403456;
+        public static int ContextGradOffset => 806912;
+        public static int MlpGradOffset => 0;
+    }
+
+    /// <summary>
+    /// The forward pass of VitMaeBase at any compiled resolution R: ViTMAEModel (embeddings, masking, encoder) and
+    /// ViTMAEForPreTraining (decoder, pixel loss). Each block below is one step of the plan; shapes in the comments are
+    /// the config's resolution (224x224 px).
+    /// </summary>
+    file static class VitMaeBaseForward
+    {
+        /// <summary>ViTMAEModel: embeddings with random masking, the encoder layers, the final LayerNorm.</summary>
+        internal static ViTMAEModelOutput Model<R, E>(ModelWeights m, Workspace ws, in ViTMAEInputs inputs)
+            where R : struct, IResolutionShape where E : struct, ILayerShape
+        {
+            int batch = inputs.Batch;
+            int pixelsPerImage = R.Channels * R.Height * R.Width;
+            Span<float> patches = ws.Buffer(R.PatchesOffset, R.Patches * R.PatchDim, batch);
+            Span<float> embeddings = ws.Buffer(R.EmbeddingsOffset, R.Patches * R.Hidden, batch);
+            Span<float> mask = ws.Buffer(R.MaskOffset, R.Patches, batch);
+            Span<float> hidden = ws.Buffer(E.XOffset, R.Tokens * R.Hidden, batch);
+            Span<float> lastHiddenState = ws.Buffer(R.LastHiddenStateOffset, R.Tokens * R.Hidden, batch);
+            ReadOnlySpan<float> noise = ws.Noise(inputs.Noise, batch * R.Patches);
+            ReadOnlySpan<float> positions = m.PositionTables[R.Index];
+            Span<float> hiddenStates = inputs.OutputHiddenStates ? ws.HiddenStates((R.Layers + 1) * hidden.Length) : default;
+            Span<float> attentions = inputs.OutputAttentions ? ws.Attentions(R.Layers * batch * E.Heads * E.Tokens * E.Tokens) : default;
+
+            // patchify: pixels -> [196, 768]
+            for (int b = 0; b < batch; b++)
+            {
+                Patches.Patchify(inputs.PixelValues.Slice(b * pixelsPerImage, pixelsPerImage), patches.Slice(b * R.Patches * R.PatchDim, R.Patches * R.PatchDim), R.Channels, R.Height, R.Width, R.PatchSize);
+            }
+
+            // patch_embeddings: [196, 768] x [768 -> 768], bias, the stride-16 convolution
+            m.PatchEmbedding.Forward(patches, embeddings, batch * R.Patches, pool: ws.Pool);
+
+            // position_embeddings: [196, 768] += positions[1:]
+            for (int b = 0; b < batch; b++)
+            {
+                Blocks.AddPatchPositions(embeddings.Slice(b * R.Patches * R.Hidden, R.Patches * R.Hidden), positions, R.Patches, R.Hidden);
+            }
+
+            // random_masking: keep 49 of 196 patches (lowest noise first)
+            for (int b = 0; b < batch; b++)
+            {
+                Masking.RandomMasking(noise.Slice(b * R.Patches, R.Patches), ws.Shuffle(b, R.Patches), ws.Restore(b, R.Patches), mask.Slice(b * R.Patches, R.Patches), R.Kept, ws.SortScratch);
+            }
+
+            // gather_kept: CLS + kept -> [50, 768]
+            for (int b = 0; b < batch; b++)
+            {
+                Blocks.GatherKept(embeddings.Slice(b * R.Patches * R.Hidden, R.Patches * R.Hidden), m.ClsToken, positions, ws.Shuffle(b, R.Patches), hidden.Slice(b * R.Tokens * R.Hidden, R.Tokens * R.Hidden), R.Kept);
+            }
+            Blocks.Record(hidden, hiddenStates, 0);
+
+            // encoder: 12 layers of [50, 768]
+            for (int layer = 0; layer < R.Layers; layer++)
+            {
+                ReadOnlySpan<float> headMask = InputCheck.LayerHeadMask(inputs.HeadMask, layer, E.Heads);
+                Layer<E>(m.Encoder[layer], ws, batch, layer, headMask, Blocks.Entry(attentions, layer, batch * E.Heads * E.Tokens * E.Tokens));
+                Blocks.Record(ws.Buffer(E.XOffset + ((layer + 1) * E.Stride), E.Tokens * E.Hidden, batch), hiddenStates, layer + 1);
+            }
+
+            // layernorm: [50, 768]
+            Span<float> encoderOutput = ws.Buffer(E.XOffset + (R.Layers * E.Stride), R.Tokens * R.Hidden, batch);
+            Span<float> finalStats = R.Training ? ws.Buffer(R.FinalStatsOffset, R.Tokens * 2, batch) : default;
+            LayerNormKernel.Forward(encoderOutput, m.NormWeight, m.NormBias, lastHiddenState, finalStats, batch * R.Tokens, R.Hidden, R.Eps, ws.Pool);
+
+            return new ViTMAEModelOutput(
+                new TensorView(lastHiddenState, new TensorShape(batch, R.Tokens, R.Hidden)),
+                new TensorView(mask, new TensorShape(batch, R.Patches)),
+                ws.RestoreBatch(batch, R.Patches),
+                inputs.OutputHiddenStates ? new TensorView(hiddenStates, new TensorShape(R.Layers + 1, batch, R.Tokens, R.Hidden)) : default,
+                inputs.OutputAttentions ? new TensorView(attentions, new TensorShape(R.Layers, batch, E.Heads, R.Tokens, R.Tokens)) : default);
+        }
+
+        /// <summary>ViTMAEForPreTraining: the encoder, the decoder on every patch (mask tokens for removed ones), the pixel loss.</summary>
+        internal static ViTMAEPreTrainingOutput PreTraining<R, E, D>(ModelWeights m, Workspace ws, in ViTMAEInputs inputs)
+            where R : struct, IResolutionShape where E : struct, ILayerShape where D : struct, ILayerShape
+        {
+            ViTMAEModelOutput encoder = Model<R, E>(m, ws, inputs);
+            int batch = inputs.Batch;
+            Span<float> patches = ws.Buffer(R.PatchesOffset, R.Patches * R.PatchDim, batch);
+            Span<float> mask = ws.Buffer(R.MaskOffset, R.Patches, batch);
+            Span<float> lastHiddenState = ws.Buffer(R.LastHiddenStateOffset, R.Tokens * R.Hidden, batch);
+            Span<float> decoderTokens = ws.Buffer(R.DecoderTokensOffset, R.Tokens * R.DecoderHidden, batch);
+            Span<float> decoderHidden = ws.Buffer(D.XOffset, R.DecoderTokens * R.DecoderHidden, batch);
+            Span<float> decoderNorm = ws.Buffer(R.DecoderNormOffset, R.DecoderTokens * R.DecoderHidden, batch);
+            Span<float> logits = ws.Buffer(R.LogitsOffset, R.Patches * R.PatchDim, batch);
+            ReadOnlySpan<float> decoderPositions = m.DecoderPositionTables![R.Index];
+            Span<float> decoderHiddenStates = inputs.OutputHiddenStates ? ws.DecoderHiddenStates((R.DecoderLayers + 1) * decoderHidden.Length) : default;
+            Span<float> decoderAttentions = inputs.OutputAttentions ? ws.DecoderAttentions(R.DecoderLayers * batch * D.Heads * D.Tokens * D.Tokens) : default;
+
+            // decoder_embed: [50, 768] x [768 -> 512], bias
+            m.DecoderEmbed!.Forward(lastHiddenState, decoderTokens, batch * R.Tokens, pool: ws.Pool);
+
+            // unshuffle: mask tokens + unshuffle + positions -> [197, 512]
+            for (int b = 0; b < batch; b++)
+            {
+                Blocks.Unshuffle(decoderTokens.Slice(b * R.Tokens * R.DecoderHidden, R.Tokens * R.DecoderHidden), m.MaskToken!, decoderPositions, ws.Restore(b, R.Patches), decoderHidden.Slice(b * R.DecoderTokens * R.DecoderHidden, R.DecoderTokens * R.DecoderHidden), R.Kept);
+            }
+            Blocks.Record(decoderHidden, decoderHiddenStates, 0);
+
+            // decoder: 8 layers of [197, 512]
+            for (int layer = 0; layer < R.DecoderLayers; layer++)
+            {
+                ReadOnlySpan<float> headMask = InputCheck.LayerHeadMask(inputs.DecoderHeadMask, layer, D.Heads);
+                Layer<D>(m.Decoder[layer], ws, batch, layer, headMask, Blocks.Entry(decoderAttentions, layer, batch * D.Heads * D.Tokens * D.Tokens));
+                Blocks.Record(ws.Buffer(D.XOffset + ((layer + 1) * D.Stride), D.Tokens * D.Hidden, batch), decoderHiddenStates, layer + 1);
+            }
+
+            // decoder_norm: [197, 512]
+            Span<float> decoderOutput = ws.Buffer(D.XOffset + (R.DecoderLayers * D.Stride), R.DecoderTokens * R.DecoderHidden, batch);
+            Span<float> decoderNormStats = R.Training ? ws.Buffer(R.DecoderNormStatsOffset, R.DecoderTokens * 2, batch) : default;
+            LayerNormKernel.Forward(decoderOutput, m.DecoderNormWeight!, m.DecoderNormBias!, decoderNorm, decoderNormStats, batch * R.DecoderTokens, R.DecoderHidden, R.Eps, ws.Pool);
+
+            // decoder_pred: [196, 512] x [512 -> 768], bias, CLS row skipped
+            for (int b = 0; b < batch; b++)
+            {
+                m.DecoderPred!.Forward(decoderNorm.Slice((b * R.DecoderTokens + 1) * R.DecoderHidden, R.Patches * R.DecoderHidden), logits.Slice(b * R.Patches * R.PatchDim, R.Patches * R.PatchDim), R.Patches, pool: ws.Pool);
+            }
+
+            // loss: MSE over [196, 768], mean over removed patches
+            float loss = Blocks.PixelLoss(patches, logits, mask, R.PatchDim, R.NormPixLoss);
+
+            return new ViTMAEPreTrainingOutput(
+                loss,
+                new TensorView(logits, new TensorShape(batch, R.Patches, R.PatchDim)),
+                encoder,
+                inputs.OutputHiddenStates ? new TensorView(decoderHiddenStates, new TensorShape(R.DecoderLayers + 1, batch, R.DecoderTokens, R.DecoderHidden)) : default,
+                inputs.OutputAttentions ? new TensorView(decoderAttentions, new TensorShape(R.DecoderLayers, batch, D.Heads, R.DecoderTokens, R.DecoderTokens)) : default);
         }
 
         /// <summary>
-        /// The forward pass at 224x224 px (the config's resolution): L = 196 patches, len_keep = 49, encoder T = 50, decoder 197 tokens.
+        /// One pre-LN transformer layer (ViTMAELayer), encoder or decoder: x += Wo·Attn(LN_before(x)); x += W2·gelu(W1·LN_after(x)).
         /// </summary>
-        private static class At224x224
+        private static void Layer<L>(TransformerLayerWeights w, Workspace ws, int batch, int layer, ReadOnlySpan<float> headMask, Span<float> probs)
+            where L : struct, ILayerShape
         {
-            private const int Resolution = 0;
-            private const int Height = 224, Width = 224, Pixels = NumChannels * Height * Width;
-            private const int Patches = 196, Kept = 49, Tokens = 50, DecoderTokens = 197;
-            private const int EncoderAttention = NumAttentionHeads * Tokens * Tokens, DecoderAttention = DecoderNumAttentionHeads * DecoderTokens * DecoderTokens;
+            LayerBuffers b = LayerBuffers.Bind<L>(ws, batch, layer);
+            int rows = batch * L.Tokens;
 
-            // Arena buffers: offset and size per image (the plan's table; buffers alive at the same step never overlap).
-            private const int PatchesOffset = 706048, PatchesFloats = 150528; // [196, 768], steps 0-28
-            private const int EmbeddingsOffset = 0, EmbeddingsFloats = 150528; // [196, 768], steps 1-2
-            private const int MaskOffset = 1197568, MaskFloats = 196; // [196, 1], steps 2-28
-            private const int HiddenOffset = 268800, HiddenFloats = 38400; // [50, 768], steps 2-15
-            private const int EncoderNormOffset = 307200, EncoderNormFloats = 38400; // [50, 768], steps 3-14
-            private const int EncoderQkvOffset = 153600, EncoderQkvFloats = 115200; // [50, 2304], steps 3-14
-            private const int EncoderContextOffset = 345600, EncoderContextFloats = 38400; // [50, 768], steps 3-14
-            private const int EncoderMlpOffset = 0, EncoderMlpFloats = 153600; // [50, 3072], steps 3-14
-            private const int LastHiddenStateOffset = 1159168, LastHiddenStateFloats = 38400; // [50, 768], steps 15-28
-            private const int DecoderTokensOffset = 0, DecoderTokensFloats = 25600; // [50, 512], steps 16-17
-            private const int DecoderHiddenOffset = 856576, DecoderHiddenFloats = 100864; // [197, 512], steps 17-26
-            private const int DecoderNormOffset = 957440, DecoderNormFloats = 100864; // [197, 512], steps 18-27
-            private const int DecoderQkvOffset = 403456, DecoderQkvFloats = 302592; // [197, 1536], steps 18-25
-            private const int DecoderContextOffset = 1058304, DecoderContextFloats = 100864; // [197, 512], steps 18-25
-            private const int DecoderMlpOffset = 0, DecoderMlpFloats = 403456; // [197, 2048], steps 18-25
-            private const int LogitsOffset = 0, LogitsFloats = 150528; // [196, 768], steps 27-28
+            // layernorm_before: encoder [50, 768]; decoder [197, 512]
+            LayerNormKernel.Forward(b.X, w.LayerNormBeforeWeight, w.LayerNormBeforeBias, b.Norm1, b.Stats1, rows, L.Hidden, L.Eps, ws.Pool);
 
-            /// <summary>ViTMAEModel: embeddings with random masking, the encoder layers, the final LayerNorm.</summary>
-            internal static global::ViTMAE.Compiled.Modeling.ViTMAEModelOutput Model(VitMaeBase m, global::ViTMAE.Compiled.Modeling.Workspace ws, in global::ViTMAE.Compiled.Modeling.ViTMAEInputs inputs)
+            // qkv: encoder [50, 768] x [768 -> 2304], bias, query|key|value fused; decoder [197, 512] x [512 -> 1536], bias, query|key|value fused
+            w.Qkv.Forward(b.Norm1, b.Qkv, rows, pool: ws.Pool);
+
+            // attention: encoder 12 heads x [50, 64] x [64, 50] scores, softmax, x [50, 64]; decoder 16 heads x [197, 32] x [32, 197] scores, softmax, x [197, 32]
+            for (int i = 0; i < batch; i++)
             {
-                int batch = inputs.Batch;
-                global::System.Span<float> hidden = ws.Buffer(HiddenOffset, HiddenFloats, batch);
-                global::System.Span<float> hiddenStates = inputs.OutputHiddenStates ? ws.HiddenStates((NumHiddenLayers + 1) * hidden.Length) : default;
-                global::System.Span<float> attentions = inputs.OutputAttentions ? ws.Attentions(NumHiddenLayers * batch * EncoderAttention) : default;
-
-                // Embeddings: patchify, patch projection, + positions, random masking, CLS + kept patches.
-                Embeddings(m, ws, inputs.PixelValues, ws.Noise(inputs.Noise, batch * Patches), batch);
-                global::ViTMAE.Compiled.Modeling.Blocks.Record(hidden, hiddenStates, 0);
-
-                // Encoder: NumHiddenLayers pre-LN layers on [batch * Tokens, HiddenSize].
-                for (int layer = 0; layer < NumHiddenLayers; layer++)
-                {
-                    global::System.ReadOnlySpan<float> headMask = global::ViTMAE.Compiled.Modeling.InputCheck.LayerHeadMask(inputs.HeadMask, layer, NumAttentionHeads);
-                    EncoderLayer(m._encoderLayers[layer], ws, batch, headMask, global::ViTMAE.Compiled.Modeling.Blocks.Entry(attentions, layer, batch * EncoderAttention));
-                    global::ViTMAE.Compiled.Modeling.Blocks.Record(hidden, hiddenStates, layer + 1);
-                }
-
-                // Final LayerNorm: last_hidden_state.
-                global::System.Span<float> last = ws.Buffer(LastHiddenStateOffset, LastHiddenStateFloats, batch);
-                global::ViTMAE.Compiled.Kernels.LayerNormKernel.Forward(hidden, m._layerNormWeight, m._layerNormBias, last, batch * Tokens, HiddenSize, (float)LayerNormEps, ws.Pool);
-                return new global::ViTMAE.Compiled.Modeling.ViTMAEModelOutput(
-                    new global::ViTMAE.Compiled.Modeling.TensorView(last, new global::ViTMAE.Compiled.Modeling.TensorShape(batch, Tokens, HiddenSize)),
-                    new global::ViTMAE.Compiled.Modeling.TensorView(ws.Buffer(MaskOffset, MaskFloats, batch), new global::ViTMAE.Compiled.Modeling.TensorShape(batch, Patches)),
-                    ws.RestoreBatch(batch, Patches),
-                    inputs.OutputHiddenStates ? new global::ViTMAE.Compiled.Modeling.TensorView(hiddenStates, new global::ViTMAE.Compiled.Modeling.TensorShape(NumHiddenLayers + 1, batch, Tokens, HiddenSize)) : default,
-                    inputs.OutputAttentions ? new global::ViTMAE.Compiled.Modeling.TensorView(attentions, new global::ViTMAE.Compiled.Modeling.TensorShape(NumHiddenLayers, batch, NumAttentionHeads, Tokens, Tokens)) : default);
+                Span<float> imageProbs = L.Training ? b.Probs.Slice(i * L.Heads * L.Tokens * L.Tokens, L.Heads * L.Tokens * L.Tokens) : Blocks.Entry(probs, i, L.Heads * L.Tokens * L.Tokens);
+                AttentionKernel.Forward(b.Qkv.Slice(i * L.Tokens * 3 * L.Hidden, L.Tokens * 3 * L.Hidden), headMask, b.Context.Slice(i * L.Tokens * L.Hidden, L.Tokens * L.Hidden),
+                    imageProbs, L.Tokens, L.Heads, L.HeadDim, ws.AttentionScratch, ws.Pool);
             }
 
-            /// <summary>ViTMAEForPreTraining: the encoder, the decoder on every patch (mask tokens for removed ones), the pixel loss.</summary>
-            internal static global::ViTMAE.Compiled.Modeling.ViTMAEPreTrainingOutput PreTraining(VitMaeBase m, global::ViTMAE.Compiled.Modeling.Workspace ws, in global::ViTMAE.Compiled.Modeling.ViTMAEInputs inputs)
+            // attention.output: encoder [50, 768] x [768 -> 768], bias + residual; decoder [197, 512] x [512 -> 512], bias + residual
+            if (L.Training) b.X.CopyTo(b.XMid); // training keeps x; inference adds in place
+            w.AttentionOutput.Forward(b.Context, b.XMid, rows, Epilogue.Accumulate, pool: ws.Pool);
+
+            // layernorm_after: encoder [50, 768]; decoder [197, 512]
+            LayerNormKernel.Forward(b.XMid, w.LayerNormAfterWeight, w.LayerNormAfterBias, b.Norm2, b.Stats2, rows, L.Hidden, L.Eps, ws.Pool);
+
+            // intermediate: encoder [50, 768] x [768 -> 3072], bias + gelu; decoder [197, 512] x [512 -> 2048], bias + gelu
+            if (L.Training)
             {
-                global::ViTMAE.Compiled.Modeling.ViTMAEModelOutput encoder = Model(m, ws, inputs);
-                int batch = inputs.Batch;
-                global::System.Span<float> tokens = ws.Buffer(DecoderTokensOffset, DecoderTokensFloats, batch);
-                global::System.Span<float> hidden = ws.Buffer(DecoderHiddenOffset, DecoderHiddenFloats, batch);
-                global::System.Span<float> norm = ws.Buffer(DecoderNormOffset, DecoderNormFloats, batch);
-                global::System.Span<float> logits = ws.Buffer(LogitsOffset, LogitsFloats, batch);
-                global::System.Span<float> hiddenStates = inputs.OutputHiddenStates ? ws.DecoderHiddenStates((DecoderNumHiddenLayers + 1) * hidden.Length) : default;
-                global::System.Span<float> attentions = inputs.OutputAttentions ? ws.DecoderAttentions(DecoderNumHiddenLayers * batch * DecoderAttention) : default;
-                global::System.ReadOnlySpan<float> positions = m._decoderPositionEmbeddings![Resolution];
-
-                // Decoder input: decoder_embed on the encoder output (CLS included), mask tokens for removed patches, unshuffle, + positions.
-                m._decoderEmbed!.Forward(encoder.LastHiddenState.Span, tokens, batch * Tokens, ws.Pool);
-                for (int b = 0; b < batch; b++)
-                {
-                    global::ViTMAE.Compiled.Modeling.Blocks.Unshuffle(tokens.Slice(b * DecoderTokensFloats, DecoderTokensFloats), m._maskToken, positions, ws.Restore(b, Patches), Kept,
-                        hidden.Slice(b * DecoderHiddenFloats, DecoderHiddenFloats));
-                }
-                global::ViTMAE.Compiled.Modeling.Blocks.Record(hidden, hiddenStates, 0);
-
-                // Decoder: DecoderNumHiddenLayers pre-LN layers on [batch * DecoderTokens, DecoderHiddenSize].
-                for (int layer = 0; layer < DecoderNumHiddenLayers; layer++)
-                {
-                    global::System.ReadOnlySpan<float> headMask = global::ViTMAE.Compiled.Modeling.InputCheck.LayerHeadMask(inputs.DecoderHeadMask, layer, DecoderNumAttentionHeads);
-                    DecoderLayer(m._decoderLayers[layer], ws, batch, headMask, global::ViTMAE.Compiled.Modeling.Blocks.Entry(attentions, layer, batch * DecoderAttention));
-                    global::ViTMAE.Compiled.Modeling.Blocks.Record(hidden, hiddenStates, layer + 1);
-                }
-
-                // decoder_norm, then decoder_pred on the patch rows (the CLS row is dropped): logits [batch, Patches, PatchDim].
-                global::ViTMAE.Compiled.Kernels.LayerNormKernel.Forward(hidden, m._decoderNormWeight, m._decoderNormBias, norm, batch * DecoderTokens, DecoderHiddenSize, (float)LayerNormEps, ws.Pool);
-                for (int b = 0; b < batch; b++)
-                {
-                    m._decoderPred!.Forward(norm.Slice((b * DecoderTokens + 1) * DecoderHiddenSize, Patches * DecoderHiddenSize), logits.Slice(b * LogitsFloats, LogitsFloats), Patches, ws.Pool);
-                }
-
-                // Loss: per-patch MSE against the patchified pixels (normalised per patch when norm_pix_loss), mean over removed patches.
-                float loss = global::ViTMAE.Compiled.Modeling.Blocks.PixelLoss(ws.Buffer(PatchesOffset, PatchesFloats, batch), logits, ws.Buffer(MaskOffset, MaskFloats, batch), PatchDim, NormPixLoss);
-                return new global::ViTMAE.Compiled.Modeling.ViTMAEPreTrainingOutput(
-                    loss,
-                    new global::ViTMAE.Compiled.Modeling.TensorView(logits, new global::ViTMAE.Compiled.Modeling.TensorShape(batch, Patches, PatchDim)),
-                    encoder,
-                    inputs.OutputHiddenStates ? new global::ViTMAE.Compiled.Modeling.TensorView(hiddenStates, new global::ViTMAE.Compiled.Modeling.TensorShape(DecoderNumHiddenLayers + 1, batch, DecoderTokens, DecoderHiddenSize)) : default,
-                    inputs.OutputAttentions ? new global::ViTMAE.Compiled.Modeling.TensorView(attentions, new global::ViTMAE.Compiled.Modeling.TensorShape(DecoderNumHiddenLayers, batch, DecoderNumAttentionHeads, DecoderTokens, DecoderTokens)) : default);
+                w.Intermediate.Forward(b.Norm2, b.Pre, rows, pool: ws.Pool); // the backward pass needs the pre-activation
+                Activations.Apply(L.Activation, b.Pre, b.Post);
+            }
+            else
+            {
+                w.Intermediate.Forward(b.Norm2, b.Post, rows, Epilogue.Activation, L.Activation, ws.Pool);
             }
 
-            /// <summary>ViTMAEEmbeddings: patch projection (the stride-p convolution as one GEMM), positions, random masking, CLS.</summary>
-            private static void Embeddings(VitMaeBase m, global::ViTMAE.Compiled.Modeling.Workspace ws, global::System.ReadOnlySpan<float> pixels, global::System.ReadOnlySpan<float> noise, int batch)
-            {
-                global::System.Span<float> patches = ws.Buffer(PatchesOffset, PatchesFloats, batch);
-                global::System.Span<float> embeddings = ws.Buffer(EmbeddingsOffset, EmbeddingsFloats, batch);
-                global::System.Span<float> mask = ws.Buffer(MaskOffset, MaskFloats, batch);
-                global::System.Span<float> hidden = ws.Buffer(HiddenOffset, HiddenFloats, batch);
-                global::System.ReadOnlySpan<float> positions = m._positionEmbeddings[Resolution];
-                for (int b = 0; b < batch; b++)
-                {
-                    global::ViTMAE.Compiled.Modeling.Patches.Patchify(pixels.Slice(b * Pixels, Pixels), NumChannels, Height, Width, PatchSize, patches.Slice(b * PatchesFloats, PatchesFloats));
-                }
-
-                // Patch projection + bias: [batch * Patches, PatchDim] x [PatchDim -> HiddenSize].
-                m._patchEmbedding.Forward(patches, embeddings, batch * Patches, ws.Pool);
-                for (int b = 0; b < batch; b++)
-                {
-                    // Positions are added before masking; each image then keeps its Kept lowest-noise patches, in noise order.
-                    global::System.Span<float> e = embeddings.Slice(b * EmbeddingsFloats, EmbeddingsFloats);
-                    global::System.Span<int> shuffle = ws.Shuffle(b, Patches);
-                    global::ViTMAE.Compiled.Modeling.Blocks.AddPatchPositions(e, positions, Patches, HiddenSize);
-                    global::ViTMAE.Compiled.Modeling.Masking.RandomMasking(noise.Slice(b * Patches, Patches), Kept, shuffle, ws.Restore(b, Patches), mask.Slice(b * Patches, Patches), ws.SortScratch);
-                    global::ViTMAE.Compiled.Modeling.Blocks.GatherKept(e, m._clsToken, positions, shuffle, Kept, hidden.Slice(b * HiddenFloats, HiddenFloats));
-                }
-            }
-
-            /// <summary>One pre-LN layer: x += Wo·Attn(LN_before(x)); x += W2·gelu(W1·LN_after(x)).</summary>
-            private static void EncoderLayer(global::ViTMAE.Compiled.Modeling.TransformerLayerWeights w, global::ViTMAE.Compiled.Modeling.Workspace ws, int batch, global::System.ReadOnlySpan<float> headMask, global::System.Span<float> probs)
-            {
-                int rows = batch * Tokens;
-                global::System.Span<float> x = ws.Buffer(HiddenOffset, HiddenFloats, batch);
-                global::System.Span<float> norm = ws.Buffer(EncoderNormOffset, EncoderNormFloats, batch);
-                global::System.Span<float> qkv = ws.Buffer(EncoderQkvOffset, EncoderQkvFloats, batch);
-                global::System.Span<float> context = ws.Buffer(EncoderContextOffset, EncoderContextFloats, batch);
-                global::System.Span<float> mlp = ws.Buffer(EncoderMlpOffset, EncoderMlpFloats, batch);
-
-                // Attention block: LayerNorm, fused Q|K|V, attention per image (all heads), output projection + residual.
-                global::ViTMAE.Compiled.Kernels.LayerNormKernel.Forward(x, w.LayerNormBeforeWeight, w.LayerNormBeforeBias, norm, rows, HiddenSize, (float)LayerNormEps, ws.Pool);
-                w.Qkv.Forward(norm, qkv, rows, ws.Pool);
-                for (int b = 0; b < batch; b++)
-                {
-                    global::ViTMAE.Compiled.Kernels.AttentionKernel.Forward(qkv.Slice(b * EncoderQkvFloats, EncoderQkvFloats), context.Slice(b * EncoderContextFloats, EncoderContextFloats),
-                        Tokens, NumAttentionHeads, HeadDim, headMask, global::ViTMAE.Compiled.Modeling.Blocks.Entry(probs, b, EncoderAttention), ws.AttentionScratch, ws.Pool);
-                }
-                w.AttentionOutput.Forward(context, x, rows, ws.Pool, global::ViTMAE.Compiled.Kernels.Epilogue.Accumulate);
-
-                // MLP block: LayerNorm, intermediate + gelu (fused epilogue), output projection + residual.
-                global::ViTMAE.Compiled.Kernels.LayerNormKernel.Forward(x, w.LayerNormAfterWeight, w.LayerNormAfterBias, norm, rows, HiddenSize, (float)LayerNormEps, ws.Pool);
-                w.Intermediate.Forward(norm, mlp, rows, ws.Pool, global::ViTMAE.Compiled.Kernels.Epilogue.Activation, global::ViTMAE.Compiled.Kernels.Activation.GeluErf);
-                w.Output.Forward(mlp, x, rows, ws.Pool, global::ViTMAE.Compiled.Kernels.Epilogue.Accumulate);
-            }
-
-            /// <summary>One pre-LN layer: x += Wo·Attn(LN_before(x)); x += W2·gelu(W1·LN_after(x)).</summary>
-            private static void DecoderLayer(global::ViTMAE.Compiled.Modeling.TransformerLayerWeights w, global::ViTMAE.Compiled.Modeling.Workspace ws, int batch, global::System.ReadOnlySpan<float> headMask, global::System.Span<float> probs)
-            {
-                int rows = batch * DecoderTokens;
-                global::System.Span<float> x = ws.Buffer(DecoderHiddenOffset, DecoderHiddenFloats, batch);
-                global::System.Span<float> norm = ws.Buffer(DecoderNormOffset, DecoderNormFloats, batch);
-                global::System.Span<float> qkv = ws.Buffer(DecoderQkvOffset, DecoderQkvFloats, batch);
-                global::System.Span<float> context = ws.Buffer(DecoderContextOffset, DecoderContextFloats, batch);
-                global::System.Span<float> mlp = ws.Buffer(DecoderMlpOffset, DecoderMlpFloats, batch);
-
-                // Attention block: LayerNorm, fused Q|K|V, attention per image (all heads), output projection + residual.
-                global::ViTMAE.Compiled.Kernels.LayerNormKernel.Forward(x, w.LayerNormBeforeWeight, w.LayerNormBeforeBias, norm, rows, DecoderHiddenSize, (float)LayerNormEps, ws.Pool);
-                w.Qkv.Forward(norm, qkv, rows, ws.Pool);
-                for (int b = 0; b < batch; b++)
-                {
-                    global::ViTMAE.Compiled.Kernels.AttentionKernel.Forward(qkv.Slice(b * DecoderQkvFloats, DecoderQkvFloats), context.Slice(b * DecoderContextFloats, DecoderContextFloats),
-                        DecoderTokens, DecoderNumAttentionHeads, DecoderHeadDim, headMask, global::ViTMAE.Compiled.Modeling.Blocks.Entry(probs, b, DecoderAttention), ws.AttentionScratch, ws.Pool);
-                }
-                w.AttentionOutput.Forward(context, x, rows, ws.Pool, global::ViTMAE.Compiled.Kernels.Epilogue.Accumulate);
-
-                // MLP block: LayerNorm, intermediate + gelu (fused epilogue), output projection + residual.
-                global::ViTMAE.Compiled.Kernels.LayerNormKernel.Forward(x, w.LayerNormAfterWeight, w.LayerNormAfterBias, norm, rows, DecoderHiddenSize, (float)LayerNormEps, ws.Pool);
-                w.Intermediate.Forward(norm, mlp, rows, ws.Pool, global::ViTMAE.Compiled.Kernels.Epilogue.Activation, global::ViTMAE.Compiled.Kernels.Activation.GeluErf);
-                w.Output.Forward(mlp, x, rows, ws.Pool, global::ViTMAE.Compiled.Kernels.Epilogue.Accumulate);
-            }
+            // output: encoder [50, 3072] x [3072 -> 768], bias + residual; decoder [197, 2048] x [2048 -> 512], bias + residual
+            if (L.Training) b.XMid.CopyTo(b.Output); // the next layer's x
+            w.Output.Forward(b.Post, b.Output, rows, Epilogue.Accumulate, pool: ws.Pool);
         }
     }
 }

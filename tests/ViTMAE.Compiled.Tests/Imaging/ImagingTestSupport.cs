@@ -86,6 +86,64 @@ internal static class ImagingTestSupport
         return output.ToArray();
     }
 
+    /// <summary>A PNG signature followed by the given chunks (lengths and CRCs filled in).</summary>
+    public static byte[] PngFromChunks(params (string Type, byte[] Data)[] chunks)
+    {
+        using var output = new MemoryStream();
+        output.Write([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]);
+        foreach ((string type, byte[] data) in chunks)
+        {
+            Chunk(output, type, data);
+        }
+
+        return output.ToArray();
+    }
+
+    /// <summary>An IHDR chunk's 13 bytes.</summary>
+    public static byte[] Ihdr(int width, int height, int bitDepth, int colorType, int interlace = 0)
+    {
+        var ihdr = new byte[13];
+        BinaryPrimitives.WriteInt32BigEndian(ihdr, width);
+        BinaryPrimitives.WriteInt32BigEndian(ihdr.AsSpan(4), height);
+        ihdr[8] = (byte)bitDepth;
+        ihdr[9] = (byte)colorType;
+        ihdr[12] = (byte)interlace;
+        return ihdr;
+    }
+
+    /// <summary>
+    /// A zlib stream that inflates to <paramref name="mebibytes"/> MiB of zeros, built by repeating one byte-aligned
+    /// deflate segment (about 1 KB per MiB), so that a gibibyte bomb costs a megabyte and no time to make.
+    /// </summary>
+    public static byte[] ZlibZeros(int mebibytes)
+    {
+        byte[] segment;
+        using (var compressed = new MemoryStream())
+        {
+            using (var deflate = new DeflateStream(compressed, CompressionLevel.SmallestSize, leaveOpen: true))
+            {
+                deflate.Write(new byte[1 << 20]);
+                deflate.Flush(); // sync flush: the segment ends byte-aligned and does not end the stream
+                segment = compressed.ToArray();
+            }
+        }
+
+        using var output = new MemoryStream();
+        output.Write([0x78, 0x9C]);
+        for (int i = 0; i < mebibytes; i++)
+        {
+            output.Write(segment);
+        }
+
+        output.Write([0x03, 0x00]); // an empty final block
+        long n = (long)mebibytes << 20;
+        uint adler = (uint)(((n % 65521) << 16) | 1); // Adler-32 of n zeros
+        Span<byte> tail = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32BigEndian(tail, adler);
+        output.Write(tail);
+        return output.ToArray();
+    }
+
     public static byte[] Zlib(byte[] data)
     {
         using var compressed = new MemoryStream();
@@ -249,6 +307,86 @@ internal static class ImagingTestSupport
         }
 
         return b;
+    }
+
+    // ------------------------------------------------------------------ robustness
+
+    /// <summary>
+    /// Decodes with <paramref name="decode"/> (a codec called directly, without <see cref="ViTMAE.Compiled.Imaging.ImageDecoder"/>'s
+    /// catch-all) and describes the outcome: the size and a hash of the pixels, or the typed exception's type and message.
+    /// Any exception that is not an <see cref="ViTMAE.Compiled.Imaging.ImageDecodeException"/> fails the test.
+    /// </summary>
+    public static string Outcome(Func<byte[], ViTMAE.Compiled.Imaging.RgbImage> decode, byte[] data, string what)
+    {
+        try
+        {
+            ViTMAE.Compiled.Imaging.RgbImage image = decode(data);
+            return $"{image.Width}x{image.Height}:{Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(image.Pixels))}";
+        }
+        catch (ViTMAE.Compiled.Imaging.ImageDecodeException ex)
+        {
+            return $"{ex.GetType().Name}:{ex.Message}";
+        }
+        catch (Exception ex)
+        {
+            Assert.Fail($"{what}: untyped {ex.GetType().Name}: {ex}");
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Cuts <paramref name="data"/> at every length: each prefix must decode to the full image or fail with a typed
+    /// error, never anything else.
+    /// </summary>
+    public static void TruncateEverywhere(Func<byte[], ViTMAE.Compiled.Imaging.RgbImage> decode, byte[] data, string what)
+    {
+        string full = Outcome(decode, data, what);
+        Assert.DoesNotContain("Exception", full, StringComparison.Ordinal);
+        for (int cut = 0; cut < data.Length; cut++)
+        {
+            string outcome = Outcome(decode, data[..cut], $"{what}[..{cut}]");
+            Assert.True(outcome == full || outcome.StartsWith("Image", StringComparison.Ordinal) || outcome.StartsWith("Unsupported", StringComparison.Ordinal), $"{what}[..{cut}]: {outcome}");
+        }
+    }
+
+    /// <summary>
+    /// <paramref name="count"/> deterministic random corruptions of <paramref name="data"/> (1–4 bit flips or byte sets
+    /// each, at bytes <paramref name="from"/> to <paramref name="to"/> (the end when negative)); every one decodes or fails
+    /// typed, and decoding it twice gives the same outcome. Returns how many decoded.
+    /// </summary>
+    public static int FlipBits(Func<byte[], ViTMAE.Compiled.Imaging.RgbImage> decode, byte[] data, int count, int seed, string what, Action<byte[]>? fix = null, int from = 0, int to = -1)
+    {
+        var rng = new Random(seed);
+        int decoded = 0;
+        int end = to < 0 ? data.Length : Math.Min(to, data.Length);
+        for (int k = 0; k < count; k++)
+        {
+            byte[] corrupt = (byte[])data.Clone();
+            int edits = 1 + rng.Next(4);
+            for (int e = 0; e < edits; e++)
+            {
+                int at = from + rng.Next(end - from);
+                if (rng.Next(4) == 0)
+                {
+                    corrupt[at] = (byte)rng.Next(256);
+                }
+                else
+                {
+                    corrupt[at] ^= (byte)(1 << rng.Next(8));
+                }
+            }
+
+            fix?.Invoke(corrupt);
+            string first = Outcome(decode, corrupt, $"{what} #{k}");
+            string second = Outcome(decode, (byte[])corrupt.Clone(), $"{what} #{k} again");
+            Assert.Equal(first, second);
+            if (!first.Contains("Exception", StringComparison.Ordinal))
+            {
+                decoded++;
+            }
+        }
+
+        return decoded;
     }
 
     /// <summary>Deterministic pseudo-random bytes.</summary>

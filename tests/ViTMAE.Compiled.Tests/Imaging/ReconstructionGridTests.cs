@@ -1,4 +1,5 @@
 using System;
+using ViTMAE.Compiled.Runtime;
 using ViTMAE.Compiled.Modeling;
 using System.IO;
 using ViTMAE.Compiled.Imaging;
@@ -16,8 +17,8 @@ public sealed class ReconstructionGridTests
         float[] image = RandomFloats(channels * height * width, 1);
         var patches = new float[image.Length];
         var back = new float[image.Length];
-        Patches.Patchify(image, channels, height, width, p, patches);
-        Patches.Unpatchify(patches, channels, height, width, p, back);
+        Patches.Patchify(image, patches, channels, height, width, p);
+        Patches.Unpatchify(patches, back, channels, height, width, p);
         Assert.Equal(image, back);
     }
 
@@ -38,7 +39,7 @@ public sealed class ReconstructionGridTests
         }
 
         var patches = new float[image.Length];
-        Patches.Patchify(image, 2, 2, 4, 2, patches);
+        Patches.Patchify(image, patches, 2, 2, 4, 2);
         Assert.Equal(new float[] { 0, 100, 1, 101, 10, 110, 11, 111, 2, 102, 3, 103, 12, 112, 13, 113 }, patches);
     }
 
@@ -97,7 +98,7 @@ public sealed class ReconstructionGridTests
         const int p = 4, h = 8, w = 12, channels = 3, L = 6, n = p * p * channels;
         float[] x = RandomFloats(channels * h * w, 4);
         var target = new float[x.Length];
-        Patches.Patchify(x, channels, h, w, p, target);
+        Patches.Patchify(x, target, channels, h, w, p);
         for (int l = 0; l < L; l++)
         {
             Span<float> t = target.AsSpan(l * n, n);

@@ -22,7 +22,7 @@ public class AttentionKernelTests
         float[] probs = withProbs ? new float[heads * tokens * tokens] : [];
         float[] scratch = new float[AttentionKernel.ScratchLength(tokens, headDim)];
         scratch.AsSpan().Fill(float.NaN); // the kernel must not read scratch it has not written
-        AttentionKernel.Forward(qkv, ctx, tokens, heads, headDim, headMask, probs, scratch, p);
+        AttentionKernel.Forward(qkv, headMask, ctx, probs, tokens, heads, headDim, scratch, p);
 
         string what = $"{p} T={tokens} heads={heads} headDim={headDim} mask={mask} probs={withProbs}";
         for (int i = tokens * d; i < ctx.Length; i++) Assert.Equal(-777f, ctx[i]);
@@ -67,9 +67,9 @@ public class AttentionKernelTests
         Assert.Equal(224, AttentionKernel.PaddedTokens(197));
         float[] qkv = new float[5 * 3 * 8], ctx = new float[5 * 8];
         Assert.Throws<ArgumentException>(() =>
-            AttentionKernel.Forward(qkv, ctx, 5, 2, 4, [], [], new float[AttentionKernel.ScratchLength(5, 4) - 1]));
+            AttentionKernel.Forward(qkv, [], ctx, [], 5, 2, 4, new float[AttentionKernel.ScratchLength(5, 4) - 1]));
         Assert.Throws<ArgumentException>(() =>
-            AttentionKernel.Forward(qkv, ctx, 5, 2, 4, [], new float[10], new float[AttentionKernel.ScratchLength(5, 4)]));
+            AttentionKernel.Forward(qkv, [], ctx, new float[10], 5, 2, 4, new float[AttentionKernel.ScratchLength(5, 4)]));
     }
 
     [Fact]
@@ -79,10 +79,10 @@ public class AttentionKernelTests
         int t = 50, heads = 12, hd = 64, d = heads * hd;
         float[] qkv = Random(rng, t * 3 * d), ctx = new float[t * d], probs = new float[heads * t * t];
         float[] mask = Random(rng, heads), scratch = new float[AttentionKernel.ScratchLength(t, hd)];
-        AttentionKernel.Forward(qkv, ctx, t, heads, hd, mask, probs, scratch);
+        AttentionKernel.Forward(qkv, mask, ctx, probs, t, heads, hd, scratch);
         long before = GC.GetAllocatedBytesForCurrentThread();
-        AttentionKernel.Forward(qkv, ctx, t, heads, hd, mask, probs, scratch);
-        AttentionKernel.Forward(qkv, ctx, t, heads, hd, [], [], scratch);
+        AttentionKernel.Forward(qkv, mask, ctx, probs, t, heads, hd, scratch);
+        AttentionKernel.Forward(qkv, [], ctx, [], t, heads, hd, scratch);
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 }

@@ -1,4 +1,5 @@
 using System;
+using ViTMAE.Compiled.Runtime;
 using ViTMAE.Compiled.Modeling;
 
 namespace ViTMAE.Compiled.Tests.Modeling;

@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using ViTMAE.Compiled.Runtime;
 using ViTMAE.Compiled.Modeling;
 
 namespace ViTMAE.Compiled.Tests.Modeling;
@@ -12,7 +13,7 @@ public class MaskingTests
         var shuffle = new int[l];
         var restore = new int[l];
         var mask = new float[l];
-        Masking.RandomMasking(noise, keep, shuffle, restore, mask, new ulong[l]);
+        Masking.RandomMasking(noise, shuffle, restore, mask, keep, new ulong[l]);
         return (shuffle, restore, mask);
     }
 
@@ -61,8 +62,8 @@ public class MaskingTests
     [Fact]
     public void Mismatched_spans_are_rejected()
     {
-        Assert.Throws<ArgumentException>(() => Masking.RandomMasking(new float[4], 2, new int[3], new int[4], new float[4], new ulong[4]));
-        Assert.Throws<ArgumentException>(() => Masking.RandomMasking(new float[4], 5, new int[4], new int[4], new float[4], new ulong[4]));
+        Assert.Throws<ArgumentException>(() => Masking.RandomMasking(new float[4], new int[3], new int[4], new float[4], 2, new ulong[4]));
+        Assert.Throws<ArgumentException>(() => Masking.RandomMasking(new float[4], new int[4], new int[4], new float[4], 5, new ulong[4]));
     }
 }
 
@@ -77,9 +78,9 @@ public class PatchesTests
     {
         float[] pixels = Enumerable.Range(0, c * h * w).Select(i => (float)i).ToArray();
         var patches = new float[pixels.Length];
-        Patches.Patchify(pixels, c, h, w, p, patches);
+        Patches.Patchify(pixels, patches, c, h, w, p);
         var back = new float[pixels.Length];
-        Patches.Unpatchify(patches, c, h, w, p, back);
+        Patches.Unpatchify(patches, back, c, h, w, p);
         Assert.Equal(pixels, back);
     }
 
@@ -89,7 +90,7 @@ public class PatchesTests
         // [C=2, H=2, W=4], p=2 → 2 patches of 8 values: (i, j, c) with c fastest.
         float[] pixels = { 0, 1, 2, 3, 4, 5, 6, 7, /* c1 */ 10, 11, 12, 13, 14, 15, 16, 17 };
         var patches = new float[16];
-        Patches.Patchify(pixels, 2, 2, 4, 2, patches);
+        Patches.Patchify(pixels, patches, 2, 2, 4, 2);
         Assert.Equal(new float[] { 0, 10, 1, 11, 4, 14, 5, 15, 2, 12, 3, 13, 6, 16, 7, 17 }, patches);
     }
 
@@ -103,7 +104,7 @@ public class PatchesTests
         float[] pixels = Enumerable.Range(0, c * p * p).Select(_ => (float)random.Next(-4, 5)).ToArray(); // [C, p, p]
         float[] reordered = Patches.ConvWeightToPatchOrder(weight, d, c, p);
         var patch = new float[c * p * p];
-        Patches.Patchify(pixels, c, p, p, p, patch);
+        Patches.Patchify(pixels, patch, c, p, p, p);
         for (int o = 0; o < d; o++)
         {
             float conv = 0, gemm = 0;
@@ -120,7 +121,7 @@ public class PatchesTests
     [Fact]
     public void Geometry_errors_name_the_problem()
     {
-        var ex = Assert.Throws<ArgumentException>(() => Patches.Patchify(new float[3 * 30 * 32], 3, 30, 32, 8, new float[3 * 30 * 32]));
+        var ex = Assert.Throws<ArgumentException>(() => Patches.Patchify(new float[3 * 30 * 32], new float[3 * 30 * 32], 3, 30, 32, 8));
         Assert.Contains("30x32", ex.Message, StringComparison.Ordinal);
     }
 }
@@ -164,7 +165,7 @@ public class BlocksTests
         float[] pos = { 0.5f, 10, 20, 30 };
         int[] restore = { 1, 2, 0 };
         var hidden = new float[4];
-        Blocks.Unshuffle(tokens, mask, pos, restore, 1, hidden);
+        Blocks.Unshuffle(tokens, mask, pos, restore, hidden, 1);
         Assert.Equal(new[] { 100.5f, 9f, 19f, 37f }, hidden);
     }
 
@@ -174,7 +175,7 @@ public class BlocksTests
         float[] emb = { 1, 2, 3, 4 }; // L = 4, D = 1
         float[] pos = { 0.25f, 9, 9, 9, 9 };
         var hidden = new float[3];
-        Blocks.GatherKept(emb, new float[] { 5 }, pos, new[] { 3, 1, 0, 2 }, 2, hidden);
+        Blocks.GatherKept(emb, new float[] { 5 }, pos, new[] { 3, 1, 0, 2 }, hidden, 2);
         Assert.Equal(new[] { 5.25f, 4f, 2f }, hidden);
     }
 }

@@ -1,0 +1,204 @@
+using System;
+using System.ComponentModel;
+using ViTMAE.Compiled.Kernels;
+
+namespace ViTMAE.Compiled.Runtime;
+
+/// <summary>
+/// The weights of one pre-LN transformer layer (<c>ViTMAELayer</c>), packed at load: query, key and value fused into one
+/// GEMM, each Linear in the micro-kernel's panel layout. Immutable.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public sealed class TransformerLayerWeights
+{
+    private TransformerLayerWeights(
+        float[] layerNormBeforeWeight, float[] layerNormBeforeBias, PackedLinear qkv, PackedLinear attentionOutput,
+        float[] layerNormAfterWeight, float[] layerNormAfterBias, PackedLinear intermediate, PackedLinear output)
+    {
+        LayerNormBeforeWeight = layerNormBeforeWeight;
+        LayerNormBeforeBias = layerNormBeforeBias;
+        Qkv = qkv;
+        AttentionOutput = attentionOutput;
+        LayerNormAfterWeight = layerNormAfterWeight;
+        LayerNormAfterBias = layerNormAfterBias;
+        Intermediate = intermediate;
+        Output = output;
+    }
+
+    /// <summary><c>layernorm_before.weight</c> [hidden].</summary>
+    public float[] LayerNormBeforeWeight { get; }
+
+    /// <summary><c>layernorm_before.bias</c> [hidden].</summary>
+    public float[] LayerNormBeforeBias { get; }
+
+    /// <summary><c>attention.attention.{query,key,value}</c> fused: [3·hidden, hidden].</summary>
+    public PackedLinear Qkv { get; }
+
+    /// <summary><c>attention.output.dense</c> [hidden, hidden].</summary>
+    public PackedLinear AttentionOutput { get; }
+
+    /// <summary><c>layernorm_after.weight</c> [hidden].</summary>
+    public float[] LayerNormAfterWeight { get; }
+
+    /// <summary><c>layernorm_after.bias</c> [hidden].</summary>
+    public float[] LayerNormAfterBias { get; }
+
+    /// <summary><c>intermediate.dense</c> [intermediate, hidden].</summary>
+    public PackedLinear Intermediate { get; }
+
+    /// <summary><c>output.dense</c> [hidden, intermediate].</summary>
+    public PackedLinear Output { get; }
+
+    /// <summary>Reads and packs encoder or decoder layer <paramref name="layer"/> through the catalog's keys.</summary>
+    public static TransformerLayerWeights Load(WeightCatalog catalog, Func<WeightSpec, float[]> read, bool decoder, int layer)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(read);
+        string p = WeightCatalog.LayerPrefix(decoder, layer);
+        float[] Tensor(string name) => read(catalog[p + name]);
+        float[] Bias(string name) => catalog.Contains(p + name + ".bias") ? Tensor(name + ".bias") : [];
+        int hidden = catalog[p + WeightCatalog.LayerTensor.Query + ".weight"].Shape[1];
+        var qkv = PackedLinear.Concatenate(
+            hidden,
+            Tensor(WeightCatalog.LayerTensor.Query + ".weight"), Bias(WeightCatalog.LayerTensor.Query),
+            Tensor(WeightCatalog.LayerTensor.Key + ".weight"), Bias(WeightCatalog.LayerTensor.Key),
+            Tensor(WeightCatalog.LayerTensor.Value + ".weight"), Bias(WeightCatalog.LayerTensor.Value));
+        return new TransformerLayerWeights(
+            Tensor(WeightCatalog.LayerTensor.LayerNormBefore + ".weight"),
+            Tensor(WeightCatalog.LayerTensor.LayerNormBefore + ".bias"),
+            qkv,
+            ModelWeights.Linear(catalog, read, p + WeightCatalog.LayerTensor.AttentionOutput),
+            Tensor(WeightCatalog.LayerTensor.LayerNormAfter + ".weight"),
+            Tensor(WeightCatalog.LayerTensor.LayerNormAfter + ".bias"),
+            ModelWeights.Linear(catalog, read, p + WeightCatalog.LayerTensor.Intermediate),
+            ModelWeights.Linear(catalog, read, p + WeightCatalog.LayerTensor.Output));
+    }
+}
+
+/// <summary>
+/// Every weight of a compiled model, read through its <see cref="WeightCatalog"/> and packed once: Linears in GEMM panels,
+/// LayerNorm parameters and tokens as arrays, one position table per compiled resolution (the extra ones interpolated
+/// at load). Immutable after load; one instance serves every session and thread. A <c>ViTMAEModel</c> checkpoint
+/// (no decoder) loads the encoder alone.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public sealed class ModelWeights
+{
+    private ModelWeights(WeightCatalog catalog, Func<WeightSpec, float[]> read, bool hasDecoder, ReadOnlySpan<(int GridHeight, int GridWidth)> extraResolutions)
+    {
+        Configuration.ViTMAESpec s = catalog.Spec;
+        Catalog = catalog;
+
+        // Embeddings: the convolution weight [D, C, p, p] reordered to patchify order [D, p, p, C], packed as a GEMM.
+        PatchEmbedding = new PackedLinear(
+            Patches.ConvWeightToPatchOrder(read(catalog[WeightCatalog.Keys.PatchProjection + ".weight"]), s.HiddenSize, s.NumChannels, s.PatchSize),
+            read(catalog[WeightCatalog.Keys.PatchProjection + ".bias"]), s.HiddenSize, s.PatchDim);
+        ClsToken = read(catalog[WeightCatalog.Keys.ClsToken]);
+        float[] positions = read(catalog[WeightCatalog.Keys.PositionEmbeddings]);
+        PositionTables = new float[1 + extraResolutions.Length][];
+        PositionTables[0] = positions;
+        for (int i = 0; i < extraResolutions.Length; i++)
+        {
+            // Extra resolutions: HF's interpolate_pos_encoding, computed once here (bicubic over the 2-D grid).
+            PositionTables[1 + i] = PositionInterpolation.Encoder(positions, s.HiddenSize, extraResolutions[i].GridHeight, extraResolutions[i].GridWidth);
+        }
+
+        Encoder = new TransformerLayerWeights[s.NumHiddenLayers];
+        for (int layer = 0; layer < Encoder.Length; layer++)
+        {
+            Encoder[layer] = TransformerLayerWeights.Load(catalog, read, decoder: false, layer);
+        }
+
+        NormWeight = read(catalog[WeightCatalog.Keys.LayerNorm + ".weight"]);
+        NormBias = read(catalog[WeightCatalog.Keys.LayerNorm + ".bias"]);
+        if (!hasDecoder)
+        {
+            Decoder = [];
+            return;
+        }
+
+        DecoderEmbed = Linear(catalog, read, WeightCatalog.Keys.DecoderEmbed);
+        MaskToken = read(catalog[WeightCatalog.Keys.MaskToken]);
+        float[] decoderPositions = read(catalog[WeightCatalog.Keys.DecoderPositionEmbeddings]);
+        DecoderPositionTables = new float[1 + extraResolutions.Length][];
+        DecoderPositionTables[0] = decoderPositions;
+        for (int i = 0; i < extraResolutions.Length; i++)
+        {
+            // The decoder table is resized along the flattened sequence (HF's 1-D interpolation), not as a grid.
+            DecoderPositionTables[1 + i] = PositionInterpolation.Decoder(decoderPositions, s.DecoderHiddenSize, extraResolutions[i].GridHeight * extraResolutions[i].GridWidth);
+        }
+
+        Decoder = new TransformerLayerWeights[s.DecoderNumHiddenLayers];
+        for (int layer = 0; layer < Decoder.Length; layer++)
+        {
+            Decoder[layer] = TransformerLayerWeights.Load(catalog, read, decoder: true, layer);
+        }
+
+        DecoderNormWeight = read(catalog[WeightCatalog.Keys.DecoderNorm + ".weight"]);
+        DecoderNormBias = read(catalog[WeightCatalog.Keys.DecoderNorm + ".bias"]);
+        DecoderPred = Linear(catalog, read, WeightCatalog.Keys.DecoderPred);
+    }
+
+    /// <summary>The model's tensors.</summary>
+    public WeightCatalog Catalog { get; }
+
+    /// <summary>The patch projection as a GEMM over patchified pixels: [hidden, p·p·C].</summary>
+    public PackedLinear PatchEmbedding { get; }
+
+    /// <summary><c>cls_token</c> [hidden].</summary>
+    public float[] ClsToken { get; }
+
+    /// <summary>The encoder position table incl. CLS, per compiled resolution (index 0: the config's).</summary>
+    public float[][] PositionTables { get; }
+
+    /// <summary>The encoder layers.</summary>
+    public TransformerLayerWeights[] Encoder { get; }
+
+    /// <summary><c>vit.layernorm.weight</c>.</summary>
+    public float[] NormWeight { get; }
+
+    /// <summary><c>vit.layernorm.bias</c>.</summary>
+    public float[] NormBias { get; }
+
+    /// <summary>Whether the checkpoint had a decoder (ViTMAEForPreTraining).</summary>
+    public bool HasDecoder => DecoderPred is not null;
+
+    /// <summary><c>decoder.decoder_embed</c> [decoder_hidden, hidden].</summary>
+    public PackedLinear? DecoderEmbed { get; }
+
+    /// <summary><c>decoder.mask_token</c> [decoder_hidden].</summary>
+    public float[]? MaskToken { get; }
+
+    /// <summary>The decoder position table incl. CLS, per compiled resolution.</summary>
+    public float[][]? DecoderPositionTables { get; }
+
+    /// <summary>The decoder layers (empty without a decoder).</summary>
+    public TransformerLayerWeights[] Decoder { get; }
+
+    /// <summary><c>decoder.decoder_norm.weight</c>.</summary>
+    public float[]? DecoderNormWeight { get; }
+
+    /// <summary><c>decoder.decoder_norm.bias</c>.</summary>
+    public float[]? DecoderNormBias { get; }
+
+    /// <summary><c>decoder.decoder_pred</c> [p·p·C, decoder_hidden].</summary>
+    public PackedLinear? DecoderPred { get; }
+
+    /// <summary>
+    /// Reads every tensor of <paramref name="catalog"/> from <paramref name="checkpoint"/> (shapes checked, dtypes converted)
+    /// and packs it. <paramref name="extraResolutions"/> are the grids of the declared extra input resolutions.
+    /// </summary>
+    public static ModelWeights Load(WeightCatalog catalog, Checkpoint checkpoint, params ReadOnlySpan<(int GridHeight, int GridWidth)> extraResolutions)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        return new ModelWeights(catalog, checkpoint.Require, checkpoint.HasDecoder, extraResolutions);
+    }
+
+    /// <summary>Reads <c>{name}.weight</c> [out, in] and <c>{name}.bias</c> [out] and packs them.</summary>
+    internal static PackedLinear Linear(WeightCatalog catalog, Func<WeightSpec, float[]> read, string name)
+    {
+        WeightSpec weight = catalog[name + ".weight"];
+        return new PackedLinear(read(weight), read(catalog[name + ".bias"]), weight.Shape[0], weight.Shape[1]);
+    }
+}
