@@ -3,7 +3,7 @@ using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Globalization;
 using System.Text.Json;
-using System.Text.Unicode;
+using ViTMAE.Compiled.Configuration;
 
 namespace ViTMAE.Compiled.Weights;
 
@@ -30,12 +30,12 @@ internal static class SafeTensorsHeader
     /// <param name="filePath">Path used in error messages.</param>
     internal static Result Parse(ReadOnlySpan<byte> header, long dataStart, long dataLength, string filePath)
     {
-        if (!Utf8.IsValid(header))
+        if (JsonText.FindInvalidUtf8(header) is JsonTextProblem notUtf8)
         {
-            throw new WeightsFormatException(filePath, null, "the header is not valid UTF-8");
+            throw new WeightsFormatException(filePath, null, "the header is not valid UTF-8: " + notUtf8.Message);
         }
 
-        CountEntries(header, filePath);
+        Prescan(header, filePath);
         JsonDocument document;
         try
         {
@@ -89,8 +89,12 @@ internal static class SafeTensorsHeader
         }
     }
 
-    /// <summary>Counts the top-level keys with a forward-only reader (no allocation) and refuses more than <see cref="MaxEntries"/>.</summary>
-    private static void CountEntries(ReadOnlySpan<byte> header, string filePath)
+    /// <summary>
+    /// One forward-only pass (no allocation) before the header is parsed: refuses more than <see cref="MaxEntries"/>
+    /// top-level keys, and strings or keys whose <c>\u</c> escapes are not valid UTF-16 (an unpaired surrogate such as
+    /// <c>"\ud800"</c>: valid JSON syntax, but System.Text.Json throws InvalidOperationException when it decodes the string).
+    /// </summary>
+    private static void Prescan(ReadOnlySpan<byte> header, string filePath)
     {
         var reader = new Utf8JsonReader(header, new JsonReaderOptions { MaxDepth = 64 });
         int entries = 0;
@@ -102,6 +106,11 @@ internal static class SafeTensorsHeader
                 {
                     throw new WeightsFormatException(filePath, null, string.Create(CultureInfo.InvariantCulture,
                         $"the header has more than {MaxEntries} entries, more than any checkpoint; refused before parsing it"));
+                }
+
+                if (JsonText.CheckEscapes(ref reader, header) is JsonTextProblem escape)
+                {
+                    throw new WeightsFormatException(filePath, null, "the header is not valid JSON text: " + escape.Message);
                 }
             }
         }

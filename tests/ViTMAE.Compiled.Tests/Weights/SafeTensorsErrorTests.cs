@@ -188,6 +188,41 @@ public sealed class SafeTensorsErrorTests : IDisposable
         Assert.StartsWith("bad.safetensors: ", e.Message, StringComparison.Ordinal);
     }
 
+    // Fuzzing finding S1: an unpaired surrogate escape is valid JSON syntax, and System.Text.Json threw
+    // InvalidOperationException when the loader read the name or value. Now refused, with where and what.
+    [Theory]
+    [InlineData("""{"\ud800":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}""", "a property name at line 1, column 3", @"found \ud800, a high surrogate, followed by the end of the string")]
+    [InlineData("""{"w":{"\udc00":"F32","shape":[1],"data_offsets":[0,4]}}""", "a property name at line 1, column 8", @"found \udc00, a low surrogate with no high-surrogate escape before it")]
+    [InlineData("""{"w":{"dtype":"F3\udc00","shape":[1],"data_offsets":[0,4]}}""", "a string at line 1, column 18", @"found \udc00, a low surrogate")]
+    [InlineData("""{"__metadata__":{"format":"p\ud83dt"},"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}""", "a string at line 1, column 29", @"found \ud83d, a high surrogate, followed by ""t""")]
+    [InlineData("""{"w\ud800\ud800":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}""", "a property name at line 1, column 4", @"found \ud800, a high surrogate, followed by ""\ud800""")]
+    public void Unpaired_surrogate_escapes_in_the_header_are_a_format_error(string json, string where, string found)
+    {
+        var e = OpenFails(WeightsTestSupport.Raw(json, 8));
+        Assert.Null(e.InnerException);
+        Assert.StartsWith("bad.safetensors: the header is not valid JSON text: ", e.Message, StringComparison.Ordinal);
+        Assert.Contains(where + " holds an unpaired UTF-16 surrogate escape", e.Message, StringComparison.Ordinal);
+        Assert.Contains(@"expected a high-surrogate escape (\ud800-\udbff) followed by a low-surrogate one (\udc00-\udfff)", e.Message, StringComparison.Ordinal);
+        Assert.Contains(found, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Surrogate_pairs_and_other_escapes_in_the_header_are_read()
+    {
+        string json = """{"__metadata__":{"note":"\ud83d\ude00 \\ud800 \"q\""},"w\u00e9\ud83d\ude00":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}""";
+        using var file = SafeTensorsFile.Open(_dir.Write("ok.safetensors", WeightsTestSupport.Raw(json, 4)));
+        Assert.Equal("w\u00e9\U0001F600", Assert.Single(file.Tensors).Key);
+        Assert.Equal("\U0001F600 \\ud800 \"q\"", file.Metadata["note"]);
+    }
+
+    [Fact]
+    public void Header_that_is_not_utf8_names_the_byte_and_its_position()
+    {
+        byte[] header = [.. Encoding.UTF8.GetBytes("{\n\"w"), 0xC3, 0x28, .. Encoding.UTF8.GetBytes("\":{}}")];
+        var e = OpenFails(WeightsTestSupport.Raw((ulong)header.Length, header, []));
+        Assert.Contains("the header is not valid UTF-8: expected UTF-8 text, found byte 0xC3 at byte offset 4 (line 2, column 3)", e.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(100_000_001UL)]
     [InlineData(1UL << 63)]
