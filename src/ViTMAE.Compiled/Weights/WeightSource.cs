@@ -4,6 +4,7 @@ using System.Collections.Immutable;
 using System.Diagnostics.CodeAnalysis;
 using System.IO;
 using System.Text.Json;
+using ViTMAE.Compiled.Configuration;
 
 namespace ViTMAE.Compiled.Weights;
 
@@ -145,6 +146,19 @@ public sealed class WeightSource : IDisposable
         }
 
         byte[] json = File.ReadAllBytes(indexPath);
+
+        // System.Text.Json parses invalid UTF-8 inside strings and unpaired surrogate escapes ("\ud800"), then throws
+        // InvalidOperationException when a name or value is read: both are checked first, with their position.
+        if (JsonText.FindInvalidUtf8(json) is JsonTextProblem notUtf8)
+        {
+            throw new WeightsFormatException(indexPath, null, "the index is not valid UTF-8: " + notUtf8.Message);
+        }
+
+        if (JsonText.FindInvalidEscape(json, default) is JsonTextProblem escape)
+        {
+            throw new WeightsFormatException(indexPath, null, "the index is not valid JSON text: " + escape.Message);
+        }
+
         var weightMap = new List<(string Tensor, string Shard)>();
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
         try

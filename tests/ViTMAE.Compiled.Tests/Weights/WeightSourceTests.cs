@@ -111,6 +111,35 @@ public sealed class WeightSourceTests : IDisposable
         Assert.Contains("no \"weight_map\" object", Assert.Throws<WeightsFormatException>(() => WeightSource.Open(noMap)).Message, StringComparison.Ordinal);
     }
 
+    // Fuzzing finding S2: the index was parsed without checking its UTF-8 or its \u escapes, and reading a name or
+    // value threw InvalidOperationException. Both are refused before any string is read, with the position.
+    [Fact]
+    public void Index_that_is_not_utf8_names_the_byte_and_its_position()
+    {
+        WriteShards();
+        byte[] json = [.. System.Text.Encoding.UTF8.GetBytes("{\"weight_map\": {\"a"), 0xFF, .. System.Text.Encoding.UTF8.GetBytes("\": \"model-00001-of-00002.safetensors\"}}")];
+        string index = _dir.Write("model.safetensors.index.json", json);
+        var e = Assert.Throws<WeightsFormatException>(() => WeightSource.Open(index));
+        Assert.Null(e.InnerException);
+        Assert.Equal(index, e.FilePath);
+        Assert.StartsWith("model.safetensors.index.json: the index is not valid UTF-8: expected UTF-8 text, found byte 0xFF at byte offset 18 (line 1, column 19)", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("""{"weight_map": {"\ud800": "model-00001-of-00002.safetensors"}}""", "a property name at line 1, column 18", @"\ud800, a high surrogate, followed by the end of the string")]
+    [InlineData("""{"weight_map": {"a": "model-0000\ud8001-of-00002.safetensors"}}""", "a string at line 1, column 33", @"\ud800, a high surrogate, followed by ""1""")]
+    [InlineData("""{"metadata": {"format": "\udfff"}, "weight_map": {}}""", "a string at line 1, column 26", @"\udfff, a low surrogate with no high-surrogate escape before it")]
+    [InlineData("""{"\udc00x": 1, "weight_map": {}}""", "a property name at line 1, column 3", @"\udc00, a low surrogate")]
+    public void Unpaired_surrogate_escapes_in_the_index_are_a_format_error(string json, string where, string found)
+    {
+        WriteShards();
+        string index = _dir.Write("model.safetensors.index.json", System.Text.Encoding.UTF8.GetBytes(json));
+        var e = Assert.Throws<WeightsFormatException>(() => WeightSource.Open(index));
+        Assert.Null(e.InnerException);
+        Assert.StartsWith("model.safetensors.index.json: the index is not valid JSON text: " + where + " holds an unpaired UTF-16 surrogate escape", e.Message, StringComparison.Ordinal);
+        Assert.Contains(@"expected a high-surrogate escape (\ud800-\udbff) followed by a low-surrogate one (\udc00-\udfff), found " + found, e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_malformed_shard_fails_the_whole_open()
     {
