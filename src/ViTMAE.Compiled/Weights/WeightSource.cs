@@ -2,7 +2,9 @@ using System;
 using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
 using System.IO;
+using System.Text;
 using System.Text.Json;
 using ViTMAE.Compiled.Configuration;
 
@@ -196,7 +198,9 @@ public sealed class WeightSource : IDisposable
                     throw new WeightsFormatException(indexPath, item.Name, $"weight_map lists '{item.Name}' twice");
                 }
 
-                weightMap.Add((item.Name, item.Value.GetString()!));
+                string shardName = item.Value.GetString()!;
+                CheckShardName(indexPath, item.Name, shardName);
+                weightMap.Add((item.Name, shardName));
             }
         }
         catch (JsonException e)
@@ -244,14 +248,62 @@ public sealed class WeightSource : IDisposable
         }
     }
 
-    private static string ResolveShard(string indexPath, string directory, string tensor, string shardName)
+    /// <summary>
+    /// A shard name as the index gives it, checked before any <see cref="Path"/> method sees it: not empty, and free of
+    /// control characters (a NUL makes <see cref="Path.GetFullPath(string)"/> throw ArgumentException; no checkpoint
+    /// writer puts a control character in a file name).
+    /// </summary>
+    private static void CheckShardName(string indexPath, string tensor, string shardName)
     {
-        if (shardName.AsSpan().IndexOfAny(Path.GetInvalidPathChars()) >= 0 || shardName.Contains('\0', StringComparison.Ordinal))
+        if (shardName.Length == 0)
         {
-            throw new WeightsFormatException(indexPath, tensor, $"shard name for tensor '{tensor}' contains characters no file name can have");
+            throw new WeightsFormatException(indexPath, tensor,
+                $"weight_map entry '{Printable(tensor)}': expected a shard file name relative to the index (such as \"model-00001-of-00002.safetensors\"), found an empty string");
         }
 
-        if (shardName.Length == 0 || Path.IsPathRooted(shardName))
+        for (int i = 0; i < shardName.Length; i++)
+        {
+            if (char.IsControl(shardName[i]))
+            {
+                throw new WeightsFormatException(indexPath, tensor, string.Create(CultureInfo.InvariantCulture,
+                    $"shard name \"{Printable(shardName)}\" for tensor '{Printable(tensor)}' contains characters no file name can have: expected a file name relative to the index, found {CharName(shardName[i])} at character {i}"));
+            }
+        }
+    }
+
+    /// <summary>"U+0000 (NUL)" and the like, for messages.</summary>
+    private static string CharName(char c) => string.Create(CultureInfo.InvariantCulture,
+        $"U+{(int)c:X4}{(c == '\0' ? " (NUL)" : char.IsControl(c) ? " (a control character)" : $" '{c}'")}");
+
+    /// <summary><paramref name="text"/> for an error message: control characters as \uXXXX escapes, at most 200 characters.</summary>
+    private static string Printable(string text)
+    {
+        var builder = new StringBuilder(Math.Min(text.Length, 200) + 8);
+        foreach (char c in text.Length > 200 ? text.AsSpan(0, 200) : text.AsSpan())
+        {
+            if (char.IsControl(c))
+            {
+                builder.Append(CultureInfo.InvariantCulture, $"\\u{(int)c:x4}");
+            }
+            else
+            {
+                builder.Append(c);
+            }
+        }
+
+        return text.Length > 200 ? builder.Append('…').ToString() : builder.ToString();
+    }
+
+    private static string ResolveShard(string indexPath, string directory, string tensor, string shardName)
+    {
+        int invalid = shardName.AsSpan().IndexOfAny(Path.GetInvalidPathChars());
+        if (invalid >= 0)
+        {
+            throw new WeightsFormatException(indexPath, tensor, string.Create(CultureInfo.InvariantCulture,
+                $"shard name \"{Printable(shardName)}\" for tensor '{Printable(tensor)}' contains characters no file name can have: expected a file name relative to the index, found {CharName(shardName[invalid])} at character {invalid}"));
+        }
+
+        if (Path.IsPathRooted(shardName))
         {
             throw new WeightsFormatException(indexPath, tensor, $"shard '{shardName}' for tensor '{tensor}' must be a path relative to the index");
         }

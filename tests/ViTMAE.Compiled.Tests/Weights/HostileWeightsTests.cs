@@ -1,6 +1,7 @@
 using System;
 using System.Diagnostics;
 using System.IO;
+using System.Linq;
 using System.Text;
 using System.Threading.Tasks;
 using ViTMAE.Compiled.Weights;
@@ -96,15 +97,32 @@ public sealed class HostileWeightsTests : IDisposable
         }
     }
 
+    // Fuzzing finding S3: a NUL in a shard name reached Path.GetFullPath (ArgumentException). Control characters are
+    // refused while the index is read, before any Path method sees the name, and the message shows them escaped.
     [Theory]
-    [InlineData("model\0.safetensors")]
-    [InlineData("\0")]
-    public void A_nul_in_a_shard_name_is_a_format_error(string shardName)
+    [InlineData("model\0.safetensors", "model\\u0000.safetensors", "U+0000 (NUL) at character 5")]
+    [InlineData("\0", "\\u0000", "U+0000 (NUL) at character 0")]
+    [InlineData("model-00001\n.safetensors", "model-00001\\u000a.safetensors", "U+000A (a control character) at character 11")]
+    [InlineData("a\u001fb", "a\\u001fb", "U+001F (a control character) at character 1")]
+    [InlineData("a\u0085", "a\\u0085", "U+0085 (a control character) at character 1")]
+    public void A_control_character_in_a_shard_name_is_a_format_error(string shardName, string shown, string found)
     {
-        string json = "{\"weight_map\": {\"a\": \"" + shardName.Replace("\0", "\\u0000", StringComparison.Ordinal) + "\"}}";
+        string json = "{\"weight_map\": {\"t\": \"" + string.Concat(shardName.Select(c => char.IsControl(c) ? $"\\u{(int)c:x4}" : c.ToString())) + "\"}}";
         string index = _dir.Write("model.safetensors.index.json", Encoding.UTF8.GetBytes(json));
         var e = Assert.Throws<WeightsFormatException>(() => WeightSource.Open(index));
-        Assert.Contains("contains characters no file name can have", e.Message, StringComparison.Ordinal);
+        Assert.Null(e.InnerException);
+        Assert.Equal("t", e.TensorName);
+        Assert.Equal(
+            $"model.safetensors.index.json: shard name \"{shown}\" for tensor 't' contains characters no file name can have: expected a file name relative to the index, found {found}",
+            e.Message);
+    }
+
+    [Fact]
+    public void An_empty_shard_name_is_a_format_error()
+    {
+        string index = _dir.Write("model.safetensors.index.json", Encoding.UTF8.GetBytes("""{"weight_map": {"t": ""}}"""));
+        var e = Assert.Throws<WeightsFormatException>(() => WeightSource.Open(index));
+        Assert.Contains("weight_map entry 't': expected a shard file name relative to the index (such as \"model-00001-of-00002.safetensors\"), found an empty string", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
