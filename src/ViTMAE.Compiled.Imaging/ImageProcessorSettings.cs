@@ -2,7 +2,9 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
+using System.Text;
 using System.Text.Json;
+using ViTMAE.Compiled.Configuration;
 
 namespace ViTMAE.Compiled.Imaging;
 
@@ -79,10 +81,25 @@ public sealed class ImageProcessorSettings
     public static ImageProcessorSettings FromJson(string json, string? source = null)
     {
         ArgumentNullException.ThrowIfNull(json);
+
+        // System.Text.Json accepts an unpaired surrogate in the text or in a \u escape ("\ud800") when it parses, and
+        // throws InvalidOperationException (or ArgumentException) when it decodes the string: both are refused first.
+        if (UnpairedSurrogate(json) is int at)
+        {
+            throw new PreprocessorConfigException(source, string.Create(CultureInfo.InvariantCulture,
+                $"expected Unicode text, found an unpaired UTF-16 surrogate U+{(int)json[at]:X4} at character {at}"));
+        }
+
+        byte[] utf8 = Encoding.UTF8.GetBytes(json);
+        if (JsonText.FindInvalidEscape(utf8, new JsonReaderOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip }) is JsonTextProblem escape)
+        {
+            throw new PreprocessorConfigException(source, "not valid JSON text: " + escape.Message);
+        }
+
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+            document = JsonDocument.Parse(utf8, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
         }
         catch (JsonException ex)
         {
@@ -135,6 +152,24 @@ public sealed class ImageProcessorSettings
             settings.Validate(source);
             return settings;
         }
+    }
+
+    /// <summary>Index of the first surrogate char of <paramref name="text"/> that is not half of a pair, or null.</summary>
+    private static int? UnpairedSurrogate(string text)
+    {
+        for (int i = text.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF'); i >= 0 && i < text.Length; i++)
+        {
+            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsSurrogate(text[i]))
+            {
+                return i;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Checks the values: positive sizes, three means and three non-zero standard deviations.</summary>

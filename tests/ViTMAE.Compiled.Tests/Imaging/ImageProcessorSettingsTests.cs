@@ -60,6 +60,37 @@ public sealed class ImageProcessorSettingsTests
         Assert.IsAssignableFrom<ViTMAEException>(ex);
     }
 
+    // Fuzzing finding C1: {"\ud800":0} parsed, then TryGetProperty threw InvalidOperationException while comparing
+    // names. Unpaired surrogate escapes anywhere (keys, values, nested) are refused first, with line and column.
+    [Theory]
+    [InlineData("""{"\ud800":0}""", "a property name at line 1, column 3", @"\ud800, a high surrogate, followed by the end of the string")]
+    [InlineData("{\n  // a comment with \\ud800 is skipped\n  \"size\": {\"height\": 224, \"w\\udc00\": 1},\n}", "a property name at line 3, column 29", @"\udc00, a low surrogate with no high-surrogate escape before it")]
+    [InlineData("""{"image_processor_type": "ViT\udbffImageProcessor"}""", "a string at line 1, column 30", @"\udbff, a high surrogate, followed by ""I""")]
+    public void Unpaired_surrogate_escapes_raise_PreprocessorConfigException(string json, string where, string found)
+    {
+        var ex = Assert.Throws<PreprocessorConfigException>(() => ImageProcessorSettings.FromJson(json, "preprocessor_config.json"));
+        Assert.Null(ex.InnerException);
+        Assert.Equal("preprocessor_config.json", ex.ConfigSource);
+        Assert.StartsWith("preprocessor_config.json: not valid JSON text: " + where + " holds an unpaired UTF-16 surrogate escape", ex.Message, StringComparison.Ordinal);
+        Assert.Contains(@"expected a high-surrogate escape (\ud800-\udbff) followed by a low-surrogate one (\udc00-\udfff), found " + found, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_unpaired_surrogate_in_the_text_itself_raises_PreprocessorConfigException()
+    {
+        // A string built in code (File.ReadAllText never returns one): System.Text.Json would throw ArgumentException.
+        var ex = Assert.Throws<PreprocessorConfigException>(() => ImageProcessorSettings.FromJson("{\"a\ud800\": 1}", "built.json"));
+        Assert.Equal("built.json: expected Unicode text, found an unpaired UTF-16 surrogate U+D800 at character 3", ex.Message);
+        Assert.Throws<PreprocessorConfigException>(() => ImageProcessorSettings.FromJson("{\"a\": \"\udc00\ud800\"}"));
+    }
+
+    [Fact]
+    public void Surrogate_pairs_are_accepted()
+    {
+        ImageProcessorSettings s = ImageProcessorSettings.FromJson("{\"note \\ud83d\\ude00\": \"\U0001F600\", \"size\": 32}");
+        Assert.Equal((32, 32), (s.Height, s.Width));
+    }
+
     [Fact]
     public void Processor_arithmetic_is_HF_float32_order()
     {
