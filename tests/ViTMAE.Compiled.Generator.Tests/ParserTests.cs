@@ -115,6 +115,19 @@ public class ParserTests
         Assert.Contains("too large", ex.Message, StringComparison.Ordinal);
     }
 
+    // Fuzzing findings C2 and C3 (tests/ViTMAE.Compiled.Fuzz/regressions/config): accepted before VMAE014 existed, with
+    // NumPatches (65537² = 4295098369) and PatchDim (65536² = 2^32) wrapped to 131073 and 0 in 32-bit arithmetic.
+    [Theory]
+    [InlineData("""{"image_size":65537,"patch_size":1,"mask_ratio":0.0}""", 15, "patches per image has 4295098369 elements, over the limit of 2147483591")]
+    [InlineData("""{"image_size":65536,"patch_size":65536,"num_channels":1,"mask_ratio":0.0}""", 55, "values per patch (patch_size² × num_channels) has 4294967296 elements, over the limit of 2147483591")]
+    public void Runtime_parse_refuses_sizes_that_overflow_int_at_the_key_that_sets_them(string json, int column, string fragment)
+    {
+        var ex = Assert.Throws<ViTMAEConfigException>(() => ViTMAESpec.Parse(json, "overflow.json"));
+        ConfigDiagnostic d = Assert.Single(ex.Diagnostics);
+        Assert.Equal(ConfigDiagnosticIds.ModelTooLarge, d.Id);
+        Assert.Contains($"VMAE014 (line 1, column {column}): the model is too large: {fragment}", ex.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Json_strings_with_escapes_and_a_byte_order_mark()
     {
