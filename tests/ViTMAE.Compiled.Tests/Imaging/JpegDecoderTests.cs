@@ -191,6 +191,49 @@ public sealed class JpegDecoderTests
         Assert.True(allocated < 4 << 20, $"allocated {allocated} bytes");
     }
 
+    // Fuzzing finding I1 (tests/ViTMAE.Compiled.Fuzz/regressions/image): with stb_image, this 686-byte file's limits were
+    // checked against its second SOF (16×1800) while stb decoded its first (65285×1535, 100 MP): 3-4 s and ~1 GB. This
+    // decoder checks each frame header against the limits as it reads it, so the first one fails before any pixel
+    // memory is allocated, and it refuses a second frame header as libjpeg does.
+    [Fact]
+    public void The_fuzzers_two_SOF_file_fails_at_its_first_frame_header_without_decoding()
+    {
+        string path = Path.Combine(ViTMAE.Compiled.TestSupport.RepoPaths.RepoRoot, "tests", "ViTMAE.Compiled.Fuzz", "regressions", "image", "jpeg-second-sof-bypasses-size-limits.jpg");
+        byte[] jpeg = File.ReadAllBytes(path);
+        var fuzzLimits = new ImageDecodeOptions { MaxSide = 4096, MaxPixels = 1 << 20, MaxDecodedBytes = 32L << 20 };
+        var budgetOnly = new ImageDecodeOptions { MaxSide = 65500, MaxPixels = long.MaxValue, MaxDecodedBytes = 256L << 20 };
+        foreach ((ImageDecodeOptions options, string expected) in new[]
+        {
+            (ImageDecodeOptions.Default, "i1.jpg: expected at most 16384 pixels per side and 100000000 pixels in all, found a 65285×1535 image (100212475 pixels)."),
+            (fuzzLimits, "i1.jpg: expected at most 4096 pixels per side and 1048576 pixels in all, found a 65285×1535 image (100212475 pixels)."),
+            (budgetOnly, "i1.jpg: expected an image that decodes in at most 268435456 bytes (ImageDecodeOptions.MaxDecodedBytes), found a 65285×1535 image that needs "),
+        })
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            var clock = Stopwatch.StartNew();
+            var ex = Assert.Throws<ImageTooLargeException>(() => ImageDecoder.Decode(jpeg, "i1.jpg", options));
+            clock.Stop();
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            _output.WriteLine($"{ex.Message} ({clock.Elapsed.TotalMilliseconds:F1} ms, {allocated} bytes)");
+            Assert.StartsWith(expected, ex.Message, StringComparison.Ordinal);
+            Assert.Equal((65285, 1535), (ex.Width, ex.Height));
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"took {clock.Elapsed}");
+            Assert.True(allocated < 1 << 20, $"allocated {allocated} bytes");
+        }
+
+        // The same file with a first frame the limits accept (1535×1535) and its (corrupt) scan cut out: the second
+        // frame header is refused as such.
+        int sof = IndexOfMarker(jpeg, 0xC2), sos = IndexOfMarker(jpeg, 0xDA);
+        int secondSof = jpeg.AsSpan(sos).IndexOf([(byte)0xFF, (byte)0xC2]) + sos;
+        byte[] fitting = [.. jpeg.AsSpan(0, sos), .. jpeg.AsSpan(secondSof)];
+        fitting[sof + 7] = 1535 >> 8;
+        fitting[sof + 8] = 1535 & 0xFF;
+        var second = Assert.ThrowsAny<ImageDecodeException>(() => ImageDecoder.Decode(fitting, "i1b.jpg"));
+        _output.WriteLine(second.Message);
+        Assert.IsNotType<ImageTooLargeException>(second);
+        Assert.StartsWith("i1b.jpg: expected one frame header (SOF) per JPEG, found a second SOF marker 0xFFC2 at byte ", second.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_second_SOF_after_the_scan_is_an_error()
     {
