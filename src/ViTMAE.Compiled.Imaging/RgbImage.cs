@@ -118,9 +118,15 @@ public sealed class ImageDecodeOptions
     public long MaxPixels { get; init; } = DefaultMaxPixels;
 
     /// <summary>
-    /// Most bytes a decoder may allocate for one image: the RGB output plus the format's intermediate buffers (PNG scanlines,
-    /// progressive JPEG coefficients, the GIF canvas). Computed from the header and checked before anything is allocated,
-    /// so a small file that declares a huge image (a decompression bomb) is refused at once. Raise it for very large images.
+    /// Most bytes a decoder may allocate for one image: the RGB output (3 bytes a pixel) plus every buffer whose size
+    /// depends on the image. PNG: the inflated, filtered scanlines (all passes of an Adam7 image). JPEG: each component's
+    /// ring of three iMCU rows of samples and one upsampled row, and, for a progressive or multi-scan file, the DCT
+    /// coefficients (2 bytes each, whole MCUs). GIF and BMP decode straight into the output. Computed from the header and
+    /// checked before anything sized by it is allocated (a JPEG's coefficients again at its first scan, when a sequential
+    /// file turns out to be multi-scan), so a small file that declares a huge image (a decompression bomb) is refused at
+    /// once with <see cref="ImageTooLargeException"/>, whose <see cref="ImageTooLargeException.DecodedBytes"/> gives the
+    /// amount. Not counted: the encoded file itself and fixed-size tables (Huffman tables, palettes, zlib's window: tens
+    /// of kilobytes). Raise it for very large images.
     /// </summary>
     public long MaxDecodedBytes { get; init; } = DefaultMaxDecodedBytes;
 }

@@ -358,7 +358,21 @@ internal sealed class FuzzTargets : IDisposable
     /// </summary>
     private void Image(byte[] data)
     {
-        RgbImage image = ImageDecoder.Decode(data, "fuzz/input", ImageLimits);
+        // The decoded-bytes promise (CheckAllocation), for an accepted and a refused file alike.
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        RgbImage image;
+        try
+        {
+            image = ImageDecoder.Decode(data, "fuzz/input", ImageLimits);
+        }
+        catch (ViTMAEException)
+        {
+            CheckAllocation(before, data.Length);
+            throw;
+        }
+
+        CheckAllocation(before, data.Length);
+
         Check(image.Width > 0 && image.Height > 0, "a non-positive size was decoded");
         Check(image.Width <= ImageLimits.MaxSide && image.Height <= ImageLimits.MaxSide
             && (long)image.Width * image.Height <= ImageLimits.MaxPixels, string.Create(CultureInfo.InvariantCulture,
@@ -376,6 +390,19 @@ internal sealed class FuzzTargets : IDisposable
     }
 
     // ---- helpers -------------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// The decoded-bytes promise: since <paramref name="before"/>, this thread allocated at most MaxDecodedBytes plus an
+    /// allowance for fixed-size tables (a hostile file can hold many small ones: a 17-byte DHT segment makes a ~300-byte
+    /// table), whether the decode succeeded or was refused.
+    /// </summary>
+    private static void CheckAllocation(long before, int inputLength)
+    {
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        long allowed = ImageLimits.MaxDecodedBytes + (1L << 20) + (32L * inputLength);
+        Check(allocated <= allowed, string.Create(CultureInfo.InvariantCulture,
+            $"decoding allocated {allocated} bytes, over MaxDecodedBytes ({ImageLimits.MaxDecodedBytes}) and the fixed-size allowance ({allowed - ImageLimits.MaxDecodedBytes})"));
+    }
 
     private static byte FirstNonBlank(ReadOnlySpan<byte> data)
     {

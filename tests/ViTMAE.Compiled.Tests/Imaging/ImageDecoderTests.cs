@@ -2,12 +2,17 @@ using System;
 using System.IO;
 using System.Linq;
 using ViTMAE.Compiled.Imaging;
+using Xunit.Abstractions;
 
 namespace ViTMAE.Compiled.Tests.Imaging;
 
 /// <summary>Decoding to PIL <c>convert("RGB")</c> semantics, and the typed errors for bad input.</summary>
 public sealed class ImageDecoderTests
 {
+    private readonly ITestOutputHelper _output;
+
+    public ImageDecoderTests(ITestOutputHelper output) => _output = output;
+
     [Fact]
     public void Grey_png_is_replicated()
     {
@@ -265,6 +270,75 @@ public sealed class ImageDecoderTests
         Assert.Equal(ImageFormat.Bmp, ImageDecoder.DetectFormat("BM...."u8));
         Assert.Equal(ImageFormat.Gif, ImageDecoder.DetectFormat("GIF89a"u8));
         Assert.Equal(ImageFormat.Unknown, ImageDecoder.DetectFormat("GIF90a"u8));
+    }
+
+    /// <summary>Bytes a decode may allocate beyond its budget: fixed-size tables (Huffman, palettes, zlib's buffers).</summary>
+    private const long FixedAllocationSlack = 64 << 10;
+
+    public static TheoryData<string> BudgetCases =>
+        ["png-rgba16", "png-palette8", "png-grey1", "jpeg-baseline-640x480", "jpeg-progressive-640x480", "jpeg-multiscan", "gif", "bmp"];
+
+    /// <summary>
+    /// ImageDecodeOptions.MaxDecodedBytes counts what decoding really allocates: the budget a decoder computes from the
+    /// header (which ImageTooLargeException reports) is what the decode then allocates, within the fixed-size tables, and
+    /// one byte less is refused before anything sized by the image is allocated. (The stb-backed decoders passed the RGB
+    /// size alone: a 16-bit RGBA PNG that fitted as RGB allocated several times the budget.)
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(BudgetCases))]
+    public void The_decoded_bytes_budget_is_what_decoding_allocates(string kind)
+    {
+        byte[] file = BudgetFile(kind);
+
+        // The smallest budget that decodes: a multi-scan JPEG adds its coefficients at the first scan, after the frame
+        // header's check, so the reported need can grow once.
+        long budget = 1;
+        for (int attempt = 0; ; attempt++)
+        {
+            try
+            {
+                ImageDecoder.Decode(file, kind, new ImageDecodeOptions { MaxDecodedBytes = budget });
+                break;
+            }
+            catch (ImageTooLargeException ex)
+            {
+                Assert.True(ex.DecodedBytes > budget && attempt < 3, $"{kind}: needs {ex.DecodedBytes} bytes at a budget of {budget}");
+                budget = ex.DecodedBytes;
+            }
+        }
+
+        var exact = new ImageDecodeOptions { MaxDecodedBytes = budget };
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        RgbImage image = ImageDecoder.Decode(file, kind, exact);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        _output.WriteLine($"{kind}: {image.Width}×{image.Height}, budget {budget} bytes (RGB {(long)image.Width * image.Height * 3}), allocated {allocated}");
+        Assert.True(allocated <= budget + FixedAllocationSlack, $"{kind}: {image.Width}×{image.Height} allocated {allocated} bytes, over its budget of {budget}");
+        Assert.True(allocated >= (long)image.Width * image.Height * 3, $"{kind}: allocated {allocated} bytes, less than its RGB output");
+
+        long refusedAllocation = GC.GetAllocatedBytesForCurrentThread();
+        var refused = Assert.Throws<ImageTooLargeException>(() => ImageDecoder.Decode(file, kind, new ImageDecodeOptions { MaxDecodedBytes = budget - 1 }));
+        refusedAllocation = GC.GetAllocatedBytesForCurrentThread() - refusedAllocation;
+        Assert.Equal(budget, refused.DecodedBytes);
+        Assert.Contains($"at most {budget - 1} bytes (ImageDecodeOptions.MaxDecodedBytes)", refused.Message, StringComparison.Ordinal);
+        Assert.True(refusedAllocation < FixedAllocationSlack + (kind == "jpeg-multiscan" ? budget : 0), $"{kind}: refusing allocated {refusedAllocation} bytes");
+    }
+
+    private static byte[] BudgetFile(string kind)
+    {
+        var random = new Random(7);
+        int[] Samples(int count, int max) => Enumerable.Range(0, count).Select(_ => random.Next(max + 1)).ToArray();
+        return kind switch
+        {
+            "png-rgba16" => ImagingTestSupport.Png(512, 384, colorType: 6, bitDepth: 16, Samples(512 * 384 * 4, 65535)),
+            "png-palette8" => ImagingTestSupport.Png(512, 384, colorType: 3, bitDepth: 8, Samples(512 * 384, 255), Palette()),
+            "png-grey1" => ImagingTestSupport.Png(1024, 768, colorType: 0, bitDepth: 1, Samples(1024 * 768, 1)),
+            "jpeg-baseline-640x480" => File.ReadAllBytes(ImagingTestSupport.Preprocess("photo_640x480_q90.jpg")),
+            "jpeg-progressive-640x480" => JpegDecoderTests.Fixture("photo_progressive.jpg"),
+            "jpeg-multiscan" => JpegDecoderTests.Fixture("seq3_35x27.jpg"),
+            "gif" => ImagingTestSupport.Gif(512, 384, Palette(), 0, 0, 512, 384, Samples(512 * 384, 255).Select(v => (byte)v).ToArray()),
+            "bmp" => ImagingTestSupport.Bmp24(512, 384, Samples(512 * 384 * 3, 255).Select(v => (byte)v).ToArray()),
+            _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+        };
     }
 
     private static byte[] Palette()
