@@ -81,6 +81,8 @@ namespace ViTMAE.Compiled.Generator
             w.Line(Md + "IViTMAESession " + Md + "IViTMAEModel.CreateSession(int maxBatch, int seed, int degreeOfParallelism) => CreateSession(maxBatch, seed, degreeOfParallelism);");
             w.Line();
             EmitSession(w, target, plan, impl);
+            w.Line();
+            EmitTrainingApi(w, target, plan, impl);
         }
 
         private static void EmitSession(CodeWriter w, ModelTarget target, ViTMAEPlan plan, string impl)
@@ -332,6 +334,12 @@ namespace ViTMAE.Compiled.Generator
             EmitPreTrainingMethod(w, r);
             w.Line();
             EmitLayerMethod(w, r);
+            w.Line();
+            EmitTrainMethod(w);
+            w.Line();
+            EmitBackwardMethod(w, r);
+            w.Line();
+            EmitLayerBackwardMethod(w, r);
             w.Close();
         }
 

@@ -8,7 +8,7 @@ namespace ViTMAE.Compiled.Runtime;
 /// Generated code calls them with constant shapes.
 /// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
-public static class Blocks
+public static partial class Blocks
 {
     /// <summary>
     /// Encoder input after masking (<c>ViTMAEEmbeddings.forward</c>): row 0 = <c>cls_token + pos[0]</c>, row 1 + j =
