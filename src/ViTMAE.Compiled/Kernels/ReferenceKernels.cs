@@ -114,8 +114,9 @@ internal static class ReferenceKernels
     // e^x − 1 in double without cancellation for small |x| (series below 1e-3).
     private static double ExpM1(double x) => Math.Abs(x) < 1e-3 ? x * (1 + x * (0.5 + x * (1.0 / 6 + x / 24))) : Math.Exp(x) - 1.0;
 
-    /// <summary>Hugging Face gelu_fast in double: 0.5·x·(1 + tanh(0.7978845608·x·(1 + 0.044715·x²))).</summary>
-    public static double GeluFast(double x) => 0.5 * x * (1.0 + Math.Tanh(0.7978845608 * x * (1.0 + 0.044715 * x * x)));
+    /// <summary>Hugging Face gelu_fast in double: 0.5·x·(1 + tanh(u)), u = 0.7978845608·x·(1 + 0.044715·x²), evaluated as
+    /// x·σ(2u) (the same function; 1 + tanh u would cancel to 0 in double below x ≈ −9).</summary>
+    public static double GeluFast(double x) => x * Sigmoid(2 * 0.7978845608 * x * (1.0 + 0.044715 * x * x));
 
     /// <summary>Hugging Face quick_gelu in double: x·σ(1.702·x).</summary>
     public static double QuickGelu(double x) => x * Sigmoid(1.702 * x);
