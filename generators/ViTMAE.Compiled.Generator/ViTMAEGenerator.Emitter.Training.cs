@@ -60,14 +60,15 @@ namespace ViTMAE.Compiled.Generator
             w.Line("private readonly " + Rt + "ModelWeights _weights;");
             w.Line("private readonly " + Rt + "Workspace _workspace;");
             w.Line();
-            w.Open("internal Trainer(" + Tr + "ModelParameters? parameters, " + Tr + "TrainingOptions? options, " + Tr + "TrainingCheckpoint? checkpoint, int maxBatch, int seed, int degreeOfParallelism)");
-            w.Line(": base(parameters, options, checkpoint, seed, " + Rt + "Workspace.CheckedProduct(maxBatch, " + I(plan.MaxNumPatches) + "))");
-            w.Outdent();
+            w.Line("internal Trainer(" + Tr + "ModelParameters? parameters, " + Tr + "TrainingOptions? options, " + Tr + "TrainingCheckpoint? checkpoint, int maxBatch, int seed, int degreeOfParallelism)");
+            w.Line("    : base(parameters, options, checkpoint, seed, " + Rt + "Workspace.CheckedProduct(maxBatch, " + I(plan.MaxNumPatches) + "))");
             w.Line("{");
             w.Indent();
-            foreach (ResolutionPlan r in plan.Resolutions.Where(r => r.LenKeep >= r.NumPatches))
+            foreach (ResolutionPlan r in plan.Resolutions.Where(r => r.LenKeep >= r.NumPatches).Take(1))
             {
                 w.Line("// mask_ratio " + D(plan.Spec.MaskRatio) + " keeps all " + I(r.NumPatches) + " patches at " + r.Name + " px: the loss is 0/0.");
+                w.Line("_weights = null!;");
+                w.Line("_workspace = null!;");
                 w.Line("throw new global::System.NotSupportedException(\"mask_ratio " + D(plan.Spec.MaskRatio) + " removes no patch at " + r.Name +
                        " px (len_keep = L = " + I(r.NumPatches) + "): the pixel loss is 0/0 (NaN) and cannot be trained\");");
             }
@@ -136,29 +137,12 @@ namespace ViTMAE.Compiled.Generator
             w.Line();
             w.Line("/// <inheritdoc/>");
             w.Open("protected override float ForwardBackward(in " + Md + "ViTMAEInputs inputs, global::System.Span<float> pixelValuesGradient, float scale)");
-            w.Line("using " + Rt + "Workspace.CallScope call = _workspace.Enter();");
-            string Call(ResolutionPlan r)
-            {
-                string shapes = impl + ShapeName(r) + "Training, " + impl + ShapeName(r) + "EncoderTraining, " + impl + ShapeName(r) + "DecoderTraining";
-                return impl + ForwardName(target) + ".Train<" + shapes + ">(_weights, GradientViews, _workspace, inputs, pixelValuesGradient, scale)";
-            }
-
-            if (plan.Resolutions.Count == 1)
-            {
-                w.Line("return " + Call(plan.Default) + ";");
-            }
-            else
-            {
-                w.Line("return " + Rt + "InputCheck.Resolve(inputs, s_resolutions, NumChannels, PatchSize, MaxBatch, NumHiddenLayers, NumAttentionHeads, DecoderNumHiddenLayers, DecoderNumAttentionHeads) switch");
-                w.Line("{");
-                for (int i = 0; i < plan.Resolutions.Count; i++)
-                {
-                    w.Line("    " + (i == plan.Resolutions.Count - 1 ? "_" : I(i)) + " => " + Call(plan.Resolutions[i]) + ",");
-                }
-
-                w.Line("};");
-            }
-
+            EmitTrainerDispatch(w, target, plan, impl, r => "Train<" + TrainingShapes(impl, r) + ">(_weights, GradientViews, _workspace, inputs, pixelValuesGradient, scale)");
+            w.Close();
+            w.Line();
+            w.Line("/// <inheritdoc/>");
+            w.Open("protected override float ForwardLoss(in " + Md + "ViTMAEInputs inputs)");
+            EmitTrainerDispatch(w, target, plan, impl, r => "PreTraining<" + TrainingShapes(impl, r) + ">(_weights, _workspace, inputs).Loss");
             w.Close();
             w.Line();
             w.Line("/// <inheritdoc/>");
@@ -167,6 +151,30 @@ namespace ViTMAE.Compiled.Generator
             w.Line("/// <inheritdoc/>");
             w.Line("protected override void Dispose(bool disposing) => _workspace.Dispose();");
             w.Close();
+        }
+
+        private static string TrainingShapes(string impl, ResolutionPlan r) =>
+            impl + ShapeName(r) + "Training, " + impl + ShapeName(r) + "EncoderTraining, " + impl + ShapeName(r) + "DecoderTraining";
+
+        /// <summary>One call of the forward class at the inputs' resolution, in the trainer's workspace (one call at a time).</summary>
+        private static void EmitTrainerDispatch(CodeWriter w, ModelTarget target, ViTMAEPlan plan, string impl, Func<ResolutionPlan, string> call)
+        {
+            w.Line("using " + Rt + "Workspace.CallScope scope = _workspace.Enter();");
+            string forward = impl + ForwardName(target) + ".";
+            if (plan.Resolutions.Count == 1)
+            {
+                w.Line("return " + forward + call(plan.Default) + ";");
+                return;
+            }
+
+            w.Line("return " + Rt + "InputCheck.Resolve(inputs, s_resolutions, NumChannels, PatchSize, MaxBatch, NumHiddenLayers, NumAttentionHeads, DecoderNumHiddenLayers, DecoderNumAttentionHeads) switch");
+            w.Line("{");
+            for (int i = 0; i < plan.Resolutions.Count; i++)
+            {
+                w.Line("    " + (i == plan.Resolutions.Count - 1 ? "_" : I(i)) + " => " + forward + call(plan.Resolutions[i]) + ",");
+            }
+
+            w.Line("};");
         }
 
         // ---------------------------------------------------------------- the implementation (generator's namespace)

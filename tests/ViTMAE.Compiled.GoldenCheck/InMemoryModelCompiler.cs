@@ -286,6 +286,27 @@ public sealed class CompiledModel : IDisposable
             ?? throw new InvalidCastException("generated " + ModelType.FullName + ".Load returned " + (model?.GetType().FullName ?? "null") + ", which does not implement " + typeof(IViTMAEModel).FullName);
     }
 
+    /// <summary>The generated <c>WeightLayout</c>: every tensor of the compiled model.</summary>
+    public WeightCatalog WeightLayout =>
+        ModelType.GetProperty("WeightLayout", BindingFlags.Public | BindingFlags.Static)?.GetValue(null) as WeightCatalog
+        ?? throw new MissingMemberException("generated class " + ModelType.FullName + " has no 'public static WeightCatalog WeightLayout'");
+
+    /// <summary>Calls the generated <c>CreateTrainer(parameters, options, maxBatch, seed, degreeOfParallelism)</c>.</summary>
+    public Training.TrainingSession CreateTrainer(Training.ModelParameters parameters, Training.TrainingOptions options, int maxBatch, int degreeOfParallelism = 0)
+    {
+        MethodInfo create = ModelType.GetMethod("CreateTrainer", BindingFlags.Public | BindingFlags.Static)
+            ?? throw new MissingMethodException("generated class " + ModelType.FullName + " has no 'public static CreateTrainer(...)'");
+        try
+        {
+            return (Training.TrainingSession)create.Invoke(null, [parameters, options, maxBatch, 0, degreeOfParallelism])!;
+        }
+        catch (TargetInvocationException e) when (e.InnerException is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerException).Throw();
+            throw;
+        }
+    }
+
     /// <summary>A public constant (or static readonly field) of the generated class, or null if it has none.</summary>
     public object? GetConstant(string name) =>
         ModelType.GetField(name, BindingFlags.Public | BindingFlags.Static) is { } field ? field.GetValue(null) : null;

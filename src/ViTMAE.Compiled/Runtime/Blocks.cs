@@ -62,6 +62,23 @@ public static partial class Blocks
         }
     }
 
+    /// <summary>
+    /// A LayerNorm that also keeps each row's (mean, rstd) for the backward pass when <paramref name="stats"/> is not empty
+    /// (a training forward), and computes the same y without them otherwise.
+    /// </summary>
+    public static void LayerNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> y, Span<float> stats, int rows, int dim, float eps,
+        Threading.ComputePool? pool)
+    {
+        if (stats.IsEmpty)
+        {
+            Kernels.LayerNormKernel.Forward(x, gamma, beta, y, rows, dim, eps, pool);
+        }
+        else
+        {
+            Kernels.LayerNormKernel.Forward(x, gamma, beta, y, stats, rows, dim, eps, pool);
+        }
+    }
+
     /// <summary>Copies <paramref name="hidden"/> into entry <paramref name="index"/> of <paramref name="states"/> (nothing when not requested).</summary>
     public static void Record(ReadOnlySpan<float> hidden, Span<float> states, int index)
     {

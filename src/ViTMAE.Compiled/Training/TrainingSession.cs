@@ -125,31 +125,44 @@ public abstract class TrainingSession : IDisposable
     /// returns the loss only), or <paramref name="pixelValuesGradient"/> is not the size of the pixel values.</exception>
     public float ComputeGradients(in ViTMAEInputs inputs, Span<float> pixelValuesGradient = default)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        if (inputs.OutputAttentions || inputs.OutputHiddenStates)
-        {
-            throw new ViTMAEInputException("inputs", "a training step returns the loss only; run a Session's ForwardPreTraining for hidden states or attentions");
-        }
-
-        int patches = PatchCount(inputs);
+        ViTMAEInputs prepared = Prepare(inputs);
         if (!pixelValuesGradient.IsEmpty && pixelValuesGradient.Length != inputs.PixelValues.Length)
         {
             throw new ViTMAEInputException("pixelValuesGradient", string.Create(CultureInfo.InvariantCulture,
                 $"holds {pixelValuesGradient.Length} floats; the pixel values hold {inputs.PixelValues.Length}"));
         }
 
-        ViTMAEInputs withNoise = inputs;
-        if (inputs.Noise.IsEmpty)
-        {
-            Span<float> noise = _noise.AsSpan(0, inputs.Batch * patches);
-            TrainingNoise.Fill(NoiseSeed, NoiseDrawn, noise);
-            NoiseDrawn += noise.Length;
-            withNoise = inputs with { Noise = noise };
-        }
-
-        float loss = ForwardBackward(withNoise, pixelValuesGradient, 1f / Options.GradientAccumulationSteps);
+        float loss = ForwardBackward(prepared, pixelValuesGradient, 1f / Options.GradientAccumulationSteps);
         PendingMicroBatches++;
         return loss;
+    }
+
+    /// <summary>
+    /// The loss of the current parameters on a batch, without gradients (e.g. a validation loss). Noise not given is drawn
+    /// from the run's generator, like a step's.
+    /// </summary>
+    /// <exception cref="ViTMAEInputException">The inputs do not fit.</exception>
+    public float Loss(in ViTMAEInputs inputs) => ForwardLoss(Prepare(inputs));
+
+    /// <summary>Checks the inputs and supplies the noise when the caller gave none.</summary>
+    private ViTMAEInputs Prepare(in ViTMAEInputs inputs)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (inputs.OutputAttentions || inputs.OutputHiddenStates)
+        {
+            throw new ViTMAEInputException("inputs", "a training session returns the loss only; run a Session's ForwardPreTraining for hidden states or attentions");
+        }
+
+        int patches = PatchCount(inputs);
+        if (!inputs.Noise.IsEmpty)
+        {
+            return inputs;
+        }
+
+        Span<float> noise = _noise.AsSpan(0, inputs.Batch * patches);
+        TrainingNoise.Fill(NoiseSeed, NoiseDrawn, noise);
+        NoiseDrawn += noise.Length;
+        return inputs with { Noise = noise };
     }
 
     /// <summary>
@@ -229,6 +242,9 @@ public abstract class TrainingSession : IDisposable
 
     /// <summary>The compiled forward and backward pass: returns the loss, adds <paramref name="scale"/> × the gradients to <see cref="GradientViews"/>.</summary>
     protected abstract float ForwardBackward(in ViTMAEInputs inputs, Span<float> pixelValuesGradient, float scale);
+
+    /// <summary>The compiled forward pass alone: the loss.</summary>
+    protected abstract float ForwardLoss(in ViTMAEInputs inputs);
 
     /// <summary>Re-packs the compiled weights from <see cref="Parameters"/> after an optimizer step.</summary>
     protected abstract void RefreshWeights();
