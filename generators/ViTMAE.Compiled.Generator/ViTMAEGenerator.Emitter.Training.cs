@@ -76,6 +76,7 @@ namespace ViTMAE.Compiled.Generator
             if (plan.Resolutions.All(r => r.LenKeep < r.NumPatches))
             {
                 string extraGrids = string.Concat(plan.Resolutions.Skip(1).Select(r => ", (" + I(r.GridHeight) + ", " + I(r.GridWidth) + ")"));
+                w.Line("// The trainer's own packed copy of the parameters (re-packed after each optimizer step), with the backward packing.");
                 w.Line("_weights = " + Rt + "ModelWeights.FromParameters(Parameters" + extraGrids + ");");
                 w.Line("_weights.EnableBackward();");
                 var attention = new List<string>();
@@ -88,6 +89,7 @@ namespace ViTMAE.Compiled.Generator
                     }
                 }
 
+                w.Line("// Attention scratch per worker: the forward's and the backward's, for every sequence.");
                 w.Line("int attentionScratch = " + Rt + "Workspace.Max(");
                 w.Line("    " + string.Join(",\n                " + "    ", attention.Distinct()) + ");");
 
@@ -112,6 +114,7 @@ namespace ViTMAE.Compiled.Generator
                     }
                 }
 
+                w.Line("// The weight-gradient kernel's scratch: the largest over every Linear (rows per image, out, in) at the full batch.");
                 w.Line("long gradientScratch = " + Rt + "Workspace.WeightGradientScratch(maxBatch, [" + string.Join(", ", linears.Distinct()) + "]);");
                 w.Line("_workspace = new " + Rt + "Workspace(maxBatch, TrainingArenaFloatsPerImage, " + I(plan.MaxNumPatches) + ", attentionScratch, seed, degreeOfParallelism, gradientScratch);");
             }
@@ -125,15 +128,25 @@ namespace ViTMAE.Compiled.Generator
             w.Line("public int DegreeOfParallelism => _workspace.Pool.DegreeOfParallelism;");
             w.Line();
             w.Line("/// <inheritdoc/>");
-            w.Line("protected override int PatchCount(in " + Md + "ViTMAEInputs inputs) => " + Rt + "InputCheck.Resolve(");
-            w.Line("    inputs, s_resolutions, NumChannels, PatchSize, MaxBatch, NumHiddenLayers, NumAttentionHeads, DecoderNumHiddenLayers, DecoderNumAttentionHeads) switch");
-            w.Line("{");
-            for (int i = 0; i < plan.Resolutions.Count; i++)
+            if (plan.Resolutions.Count == 1)
             {
-                w.Line("    " + (i == plan.Resolutions.Count - 1 ? "_" : I(i)) + " => " + I(plan.Resolutions[i].NumPatches) + ",");
+                w.Open("protected override int PatchCount(in " + Md + "ViTMAEInputs inputs)");
+                w.Line("Resolve(inputs);");
+                w.Line("return " + I(plan.Default.NumPatches) + ";");
+                w.Close();
+            }
+            else
+            {
+                w.Line("protected override int PatchCount(in " + Md + "ViTMAEInputs inputs) => Resolve(inputs) switch");
+                w.Line("{");
+                for (int i = 0; i < plan.Resolutions.Count; i++)
+                {
+                    w.Line("    " + (i == plan.Resolutions.Count - 1 ? "_" : I(i)) + " => " + I(plan.Resolutions[i].NumPatches) + ",");
+                }
+
+                w.Line("};");
             }
 
-            w.Line("};");
             w.Line();
             w.Line("/// <inheritdoc/>");
             w.Open("protected override float ForwardBackward(in " + Md + "ViTMAEInputs inputs, global::System.Span<float> pixelValuesGradient, float scale)");
@@ -150,6 +163,9 @@ namespace ViTMAE.Compiled.Generator
             w.Line();
             w.Line("/// <inheritdoc/>");
             w.Line("protected override void Dispose(bool disposing) => _workspace.Dispose();");
+            w.Line();
+            w.Line("private int Resolve(in " + Md + "ViTMAEInputs inputs) => " + Rt + "InputCheck.Resolve(");
+            w.Line("    inputs, s_resolutions, NumChannels, PatchSize, MaxBatch, NumHiddenLayers, NumAttentionHeads, DecoderNumHiddenLayers, DecoderNumAttentionHeads);");
             w.Close();
         }
 
@@ -167,7 +183,7 @@ namespace ViTMAE.Compiled.Generator
                 return;
             }
 
-            w.Line("return " + Rt + "InputCheck.Resolve(inputs, s_resolutions, NumChannels, PatchSize, MaxBatch, NumHiddenLayers, NumAttentionHeads, DecoderNumHiddenLayers, DecoderNumAttentionHeads) switch");
+            w.Line("return Resolve(inputs) switch");
             w.Line("{");
             for (int i = 0; i < plan.Resolutions.Count; i++)
             {
@@ -253,9 +269,10 @@ namespace ViTMAE.Compiled.Generator
                 case LinearStep linear when linear.Note.Contains("CLS row skipped"):
                     // dLogits has the decoder's row layout with zero CLS rows: one call over every decoder row gives the CLS rows
                     // a zero gradient and adds nothing to the weight and bias gradients.
+                    w.Line("// (over every decoder row: dLogits' CLS rows are zero, so the CLS row gets no gradient and the sums nothing)");
                     w.Line("m." + linear.Weight + "!.BackwardInput(" + GradientOf(linear.Output) + ", " + GradientOf(linear.Input) + ", batch * R.DecoderTokens, pool: ws.Pool);");
-                    w.Line("GradientKernels.WeightGradient(" + GradientOf(linear.Output) + ", " + I(linear.N) + ", " + Camel(linear.Input) + ", g." + linear.Weight + "Weight.Span, g." + linear.Weight +
-                           "Bias.Span, batch * R.DecoderTokens, " + I(linear.N) + ", " + I(linear.K) + ", scratch, ws.Pool);");
+                    w.Line("GradientKernels.WeightGradient(" + GradientOf(linear.Output) + ", R.PatchDim, " + Camel(linear.Input) + ", g." + linear.Weight + "Weight.Span, g." + linear.Weight +
+                           "Bias.Span, batch * R.DecoderTokens, R.PatchDim, R.DecoderHidden, scratch, ws.Pool);");
                     break;
                 case LinearStep linear when linear.Stage == PlanStage.Embeddings:
                     (_, string rows, string cols) = BufferSymbols(linear.Output);
