@@ -36,7 +36,8 @@ namespace ViTMAE.Compiled.Generator
             w.Line("    new Trainer(CheckParameters(parameters), options ?? throw new global::System.ArgumentNullException(nameof(options)), null, maxBatch, seed, degreeOfParallelism);");
             w.Line();
             w.Line("/// <summary>Continues a run saved by <c>TrainingSession.Save</c>: the next step is bit-identical to the uninterrupted run's.</summary>");
-            w.Line("/// <exception cref=\"global::ViTMAE.Compiled.ViTMAEException\">The folder holds another model's run, or a file is missing or malformed.</exception>");
+            w.Line("/// <exception cref=\"global::System.IO.FileNotFoundException\">The folder lacks config.json, model.safetensors or optimizer.safetensors (a saved model without optimizer state is not a run).</exception>");
+            w.Line("/// <exception cref=\"global::ViTMAE.Compiled.ViTMAEException\">The folder holds another model's run, or a file is malformed (the message names it).</exception>");
             w.Line("public static Trainer ResumeTraining(string folder, int maxBatch = 1, int degreeOfParallelism = 0) =>");
             w.Line("    new Trainer(null, null, " + Tr + "TrainingCheckpoint.Load(folder, WeightLayout), maxBatch, 0, degreeOfParallelism);");
             w.Line();

@@ -292,13 +292,23 @@ public sealed class CompiledModel : IDisposable
         ?? throw new MissingMemberException("generated class " + ModelType.FullName + " has no 'public static WeightCatalog WeightLayout'");
 
     /// <summary>Calls the generated <c>CreateTrainer(parameters, options, maxBatch, seed, degreeOfParallelism)</c>.</summary>
-    public Training.TrainingSession CreateTrainer(Training.ModelParameters parameters, Training.TrainingOptions options, int maxBatch, int degreeOfParallelism = 0)
+    public Training.TrainingSession CreateTrainer(Training.ModelParameters parameters, Training.TrainingOptions options, int maxBatch, int degreeOfParallelism = 0, int seed = 0) =>
+        (Training.TrainingSession)InvokeStatic("CreateTrainer", parameters, options, maxBatch, seed, degreeOfParallelism);
+
+    /// <summary>Calls the generated <c>ResumeTraining(folder, maxBatch, degreeOfParallelism)</c>.</summary>
+    public Training.TrainingSession ResumeTraining(string folder, int maxBatch, int degreeOfParallelism = 0) =>
+        (Training.TrainingSession)InvokeStatic("ResumeTraining", folder, maxBatch, degreeOfParallelism);
+
+    /// <summary>Calls the generated <c>FromParameters(parameters)</c>: an inference model of a run's parameters.</summary>
+    public IViTMAEModel FromParameters(Training.ModelParameters parameters) => (IViTMAEModel)InvokeStatic("FromParameters", parameters);
+
+    private object InvokeStatic(string name, params object[] arguments)
     {
-        MethodInfo create = ModelType.GetMethod("CreateTrainer", BindingFlags.Public | BindingFlags.Static)
-            ?? throw new MissingMethodException("generated class " + ModelType.FullName + " has no 'public static CreateTrainer(...)'");
+        MethodInfo method = ModelType.GetMethod(name, BindingFlags.Public | BindingFlags.Static)
+            ?? throw new MissingMethodException("generated class " + ModelType.FullName + " has no 'public static " + name + "(...)'");
         try
         {
-            return (Training.TrainingSession)create.Invoke(null, [parameters, options, maxBatch, 0, degreeOfParallelism])!;
+            return method.Invoke(null, arguments)!;
         }
         catch (TargetInvocationException e) when (e.InnerException is not null)
         {

@@ -76,7 +76,11 @@ public static partial class AttentionKernel
         Need(dQkv.Length, qkvSize, nameof(dQkv), "tokens × 3·heads·headDim");
         if (!headMask.IsEmpty && headMask.Length < heads)
             throw new ArgumentException($"headMask has {headMask.Length} floats, expected at least heads = {heads} (or empty).", nameof(headMask));
-        Need(scratch.Length, scratchSize, nameof(scratch), chunks > 1 ? $"BackwardScratchLength × {pool!.DegreeOfParallelism} workers" : "BackwardScratchLength(tokens, headDim)");
+        if (scratch.Length < scratchSize)
+        {
+            string shape = chunks > 1 ? $"BackwardScratchLength(tokens, headDim) × {pool!.DegreeOfParallelism} workers" : "BackwardScratchLength(tokens, headDim)";
+            Need(scratch.Length, scratchSize, nameof(scratch), shape);
+        }
         if (tokens == 0) return;
         ReadOnlySpan<float> q = qkv[..(int)qkvSize], pr = probs[..(int)probsSize], dc = dContext[..(int)ctxSize];
         ReadOnlySpan<float> hm = headMask.IsEmpty ? headMask : headMask[..heads];

@@ -55,20 +55,38 @@ public sealed class TransformerLayerWeights
     /// </summary>
     public void Refresh(WeightCatalog catalog, Training.ModelParameters parameters, bool decoder, int layer)
     {
+        // The layer's keys are looked up once: building "vit.encoder.layer.N.…" strings on every optimizer step would allocate.
+        int[] at = _refreshIndices ??= RefreshIndices(catalog, decoder, layer);
+        ReadOnlySpan<float> Tensor(int slot) => at[slot] < 0 ? default : parameters[at[slot]];
+        Tensor(0).CopyTo(LayerNormBeforeWeight);
+        Tensor(1).CopyTo(LayerNormBeforeBias);
+        Qkv.Repack(Tensor(2), Tensor(3), Tensor(4), Tensor(5), Tensor(6), Tensor(7));
+        AttentionOutput.Repack(Tensor(8), Tensor(9));
+        Tensor(10).CopyTo(LayerNormAfterWeight);
+        Tensor(11).CopyTo(LayerNormAfterBias);
+        Intermediate.Repack(Tensor(12), Tensor(13));
+        Output.Repack(Tensor(14), Tensor(15));
+    }
+
+    // Catalog indices of the tensors Refresh reads, in its order (-1: a bias the config leaves out); set on the first refresh.
+    private int[]? _refreshIndices;
+
+    private static int[] RefreshIndices(WeightCatalog catalog, bool decoder, int layer)
+    {
         string p = WeightCatalog.LayerPrefix(decoder, layer);
-        ReadOnlySpan<float> Tensor(string name) => parameters[p + name];
-        ReadOnlySpan<float> Bias(string name) => catalog.Contains(p + name + ".bias") ? Tensor(name + ".bias") : default;
-        Tensor(WeightCatalog.LayerTensor.LayerNormBefore + ".weight").CopyTo(LayerNormBeforeWeight);
-        Tensor(WeightCatalog.LayerTensor.LayerNormBefore + ".bias").CopyTo(LayerNormBeforeBias);
-        Qkv.Repack(
-            Tensor(WeightCatalog.LayerTensor.Query + ".weight"), Bias(WeightCatalog.LayerTensor.Query),
-            Tensor(WeightCatalog.LayerTensor.Key + ".weight"), Bias(WeightCatalog.LayerTensor.Key),
-            Tensor(WeightCatalog.LayerTensor.Value + ".weight"), Bias(WeightCatalog.LayerTensor.Value));
-        AttentionOutput.Repack(Tensor(WeightCatalog.LayerTensor.AttentionOutput + ".weight"), Tensor(WeightCatalog.LayerTensor.AttentionOutput + ".bias"));
-        Tensor(WeightCatalog.LayerTensor.LayerNormAfter + ".weight").CopyTo(LayerNormAfterWeight);
-        Tensor(WeightCatalog.LayerTensor.LayerNormAfter + ".bias").CopyTo(LayerNormAfterBias);
-        Intermediate.Repack(Tensor(WeightCatalog.LayerTensor.Intermediate + ".weight"), Tensor(WeightCatalog.LayerTensor.Intermediate + ".bias"));
-        Output.Repack(Tensor(WeightCatalog.LayerTensor.Output + ".weight"), Tensor(WeightCatalog.LayerTensor.Output + ".bias"));
+        string[] tensors =
+        [
+            WeightCatalog.LayerTensor.LayerNormBefore, WeightCatalog.LayerTensor.Query, WeightCatalog.LayerTensor.Key, WeightCatalog.LayerTensor.Value,
+            WeightCatalog.LayerTensor.AttentionOutput, WeightCatalog.LayerTensor.LayerNormAfter, WeightCatalog.LayerTensor.Intermediate, WeightCatalog.LayerTensor.Output,
+        ];
+        var indices = new int[2 * tensors.Length];
+        for (int i = 0; i < tensors.Length; i++)
+        {
+            indices[2 * i] = catalog.IndexOf(p + tensors[i] + ".weight");
+            indices[(2 * i) + 1] = catalog.Contains(p + tensors[i] + ".bias") ? catalog.IndexOf(p + tensors[i] + ".bias") : -1;
+        }
+
+        return indices;
     }
 
     /// <summary>Packs every Linear of the layer a second time, for input gradients (<see cref="PackedLinear.EnableBackward"/>).</summary>

@@ -369,7 +369,8 @@ namespace Consumer
             new Trainer(CheckParameters(parameters), options ?? throw new global::System.ArgumentNullException(nameof(options)), null, maxBatch, seed, degreeOfParallelism);
 
         /// <summary>Continues a run saved by <c>TrainingSession.Save</c>: the next step is bit-identical to the uninterrupted run's.</summary>
-        /// <exception cref="global::ViTMAE.Compiled.ViTMAEException">The folder holds another model's run, or a file is missing or malformed.</exception>
+        /// <exception cref="global::System.IO.FileNotFoundException">The folder lacks config.json, model.safetensors or optimizer.safetensors (a saved model without optimizer state is not a run).</exception>
+        /// <exception cref="global::ViTMAE.Compiled.ViTMAEException">The folder holds another model's run, or a file is malformed (the message names it).</exception>
         public static Trainer ResumeTraining(string folder, int maxBatch = 1, int degreeOfParallelism = 0) =>
             new Trainer(null, null, global::ViTMAE.Compiled.Training.TrainingCheckpoint.Load(folder, WeightLayout), maxBatch, 0, degreeOfParallelism);
 
