@@ -81,6 +81,8 @@ namespace ViTMAE.Compiled.Generator
             w.Line(Md + "IViTMAESession " + Md + "IViTMAEModel.CreateSession(int maxBatch, int seed, int degreeOfParallelism) => CreateSession(maxBatch, seed, degreeOfParallelism);");
             w.Line();
             EmitSession(w, target, plan, impl);
+            w.Line();
+            EmitTrainingApi(w, target, plan, impl);
         }
 
         private static void EmitSession(CodeWriter w, ModelTarget target, ViTMAEPlan plan, string impl)
@@ -332,6 +334,12 @@ namespace ViTMAE.Compiled.Generator
             EmitPreTrainingMethod(w, r);
             w.Line();
             EmitLayerMethod(w, r);
+            w.Line();
+            EmitTrainMethod(w);
+            w.Line();
+            EmitBackwardMethod(w, r);
+            w.Line();
+            EmitLayerBackwardMethod(w, r);
             w.Close();
         }
 
@@ -469,7 +477,7 @@ namespace ViTMAE.Compiled.Generator
                     string stats = afterDecoder ? "R.DecoderNormStatsOffset" : "R.FinalStatsOffset";
                     w.Line("Span<float> " + stackOutput + " = ws.Buffer(" + l2 + ".XOffset + (R." + (afterDecoder ? "DecoderLayers" : "Layers") + " * " + l2 + ".Stride), " + rows + " * " + cols + ", batch);");
                     w.Line("Span<float> " + (afterDecoder ? "decoderNormStats" : "finalStats") + " = R.Training ? ws.Buffer(" + stats + ", " + rows + " * 2, batch) : default;");
-                    w.Line("LayerNormKernel.Forward(" + stackOutput + ", " + weight + ", " + Camel(norm.Output) + ", " + (afterDecoder ? "decoderNormStats" : "finalStats") +
+                    w.Line("Blocks.LayerNorm(" + stackOutput + ", " + weight + ", " + Camel(norm.Output) + ", " + (afterDecoder ? "decoderNormStats" : "finalStats") +
                            ", batch * " + rows + ", " + cols + ", R.Eps, ws.Pool);");
                     break;
                 case LayerStackStep stack:
@@ -523,7 +531,7 @@ namespace ViTMAE.Compiled.Generator
                 switch (name)
                 {
                     case "layernorm_before":
-                        w.Line("LayerNormKernel.Forward(b.X, w.LayerNormBeforeWeight, w.LayerNormBeforeBias, b.Norm1, b.Stats1, rows, L.Hidden, L.Eps, ws.Pool);");
+                        w.Line("Blocks.LayerNorm(b.X, w.LayerNormBeforeWeight, w.LayerNormBeforeBias, b.Norm1, b.Stats1, rows, L.Hidden, L.Eps, ws.Pool);");
                         break;
                     case "qkv":
                         w.Line("w.Qkv.Forward(b.Norm1, b.Qkv, rows, pool: ws.Pool);");
@@ -540,7 +548,7 @@ namespace ViTMAE.Compiled.Generator
                         w.Line("w.AttentionOutput.Forward(b.Context, b.XMid, rows, Epilogue.Accumulate, pool: ws.Pool);");
                         break;
                     case "layernorm_after":
-                        w.Line("LayerNormKernel.Forward(b.XMid, w.LayerNormAfterWeight, w.LayerNormAfterBias, b.Norm2, b.Stats2, rows, L.Hidden, L.Eps, ws.Pool);");
+                        w.Line("Blocks.LayerNorm(b.XMid, w.LayerNormAfterWeight, w.LayerNormAfterBias, b.Norm2, b.Stats2, rows, L.Hidden, L.Eps, ws.Pool);");
                         break;
                     case "intermediate":
                         w.Open("if (L.Training)");
@@ -567,9 +575,13 @@ namespace ViTMAE.Compiled.Generator
         private static string ActivationName(string hiddenAct) => hiddenAct switch
         {
             "gelu" => "GeluErf",
-            "gelu_new" => "GeluTanh",
+            "gelu_new" or "gelu_pytorch_tanh" => "GeluTanh",
+            "gelu_fast" => "GeluFast",
+            "quick_gelu" => "QuickGelu",
+            "silu" or "swish" => "Silu",
             "relu" => "Relu",
-            _ => "Selu",
+            "selu" => "Selu",
+            _ => throw new InvalidOperationException("hidden_act '" + hiddenAct + "' passed the parser but has no kernel"),
         };
 
         /// <summary>A float literal that round-trips (e.g. <c>1E-12f</c>).</summary>

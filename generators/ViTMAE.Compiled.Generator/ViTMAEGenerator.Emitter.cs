@@ -106,6 +106,16 @@ namespace ViTMAE.Compiled.Generator
                 lines.Add("  " + b.Name + " " + b.Shape + " @ " + I(b.OffsetPerImage) + ", steps " + I(b.FirstStep) + "-" + I(b.LastStep));
             }
 
+            lines.Add("Training step per image: forward " + Flop(r.PreTrainingFlops) + " + backward " + Flop(r.Training.BackwardFlops) + " = " + Flop(r.TrainingFlops) +
+                      " (pixel gradients add " + Flop(r.Steps.First(st => st.Name == "patch_embeddings").Flops) + "). Training arena: " + I(r.Training.ArenaFloatsPerImage) + " floats (" +
+                      Kib(r.Training.ArenaFloatsPerImage * 4L) + " KiB) per image; one block per layer (encoder " + I(r.Training.Encoder.Stride) + ", decoder " + I(r.Training.Decoder.Stride) +
+                      " floats) keeps what the backward pass reads. Buffers (per image: shape @ offset, live steps of forward 0-" + I(r.Steps.Count - 1) + " then backward " +
+                      I(r.Steps.Count) + "-" + I((2 * r.Steps.Count) - 1) + "):");
+            foreach (BufferSlot b in r.Training.Buffers)
+            {
+                lines.Add("  " + b.Name + " " + b.Shape + " @ " + I(b.OffsetPerImage) + ", steps " + I(b.FirstStep) + "-" + I(b.LastStep));
+            }
+
             foreach (ResolutionPlan extra in plan.Resolutions.Skip(1))
             {
                 lines.Add("Extra resolution " + extra.Name + " (interpolated position tables): L = " + I(extra.NumPatches) + " (" + I(extra.GridHeight) + "x" + I(extra.GridWidth) +
@@ -155,6 +165,8 @@ namespace ViTMAE.Compiled.Generator
             Const(w, "long", "ModelFlopsPerImage", L(r.ModelFlops), "FLOPs of ViTMAEModel (embeddings + encoder) for one image.");
             Const(w, "long", "PreTrainingFlopsPerImage", L(r.PreTrainingFlops), "FLOPs of ViTMAEForPreTraining (encoder + decoder) for one image.");
             Const(w, "int", "ArenaFloatsPerImage", I(plan.ArenaFloatsPerImage), "Floats of activation memory per image in a session's arena (enough for every compiled resolution).");
+            Const(w, "long", "TrainingFlopsPerImage", L(r.TrainingFlops), "FLOPs of a training step (forward + backward, without pixel gradients) for one image.");
+            Const(w, "int", "TrainingArenaFloatsPerImage", I(plan.TrainingArenaFloatsPerImage), "Floats of memory per image in a trainer's arena: kept activations and gradients (every compiled resolution).");
             w.Line();
             w.Line("/// <summary>The build-time plan in words: tokens, GEMMs, FLOPs and the buffer table.</summary>");
             w.Line("public const string PlanSummary =");

@@ -122,15 +122,15 @@ namespace ViTMAE.Compiled.Generator
                 Slot(Buffers.Patches, l, p, Fwd("patchify"), Bwd("patch_embeddings")),
                 Slot(Buffers.Embeddings, l, d, Fwd("patch_embeddings"), Fwd("gather_kept")),
                 Slot(Buffers.Mask, l, 1, Fwd("random_masking"), Bwd("loss")),
-                Slot(TrainingBuffers.EncoderLayers, 1, encoderStack, Fwd("gather_kept"), Bwd("layernorm")),
+                Slot(TrainingBuffers.EncoderLayers, 1, encoderStack, Fwd("gather_kept"), Bwd("encoder")),
                 Slot(TrainingBuffers.FinalStats, t, 2, Fwd("layernorm"), Bwd("layernorm")),
                 Slot(Buffers.LastHiddenState, t, d, Fwd("layernorm"), Bwd("decoder_embed")),
                 Slot(Buffers.DecoderTokens, t, dd, Fwd("decoder_embed"), Fwd("unshuffle")),
-                Slot(TrainingBuffers.DecoderLayers, 1, decoderStack, Fwd("unshuffle"), Bwd("decoder_norm")),
+                Slot(TrainingBuffers.DecoderLayers, 1, decoderStack, Fwd("unshuffle"), Bwd("decoder")),
                 Slot(Buffers.DecoderNorm, td, dd, Fwd("decoder_norm"), Bwd("decoder_pred")),
                 Slot(TrainingBuffers.DecoderNormStats, td, 2, Fwd("decoder_norm"), Bwd("decoder_norm")),
                 Slot(Buffers.Logits, l, p, Fwd("decoder_pred"), Bwd("loss")),
-                Slot(TrainingBuffers.DLogits, l, p, Bwd("loss"), Bwd("decoder_pred")),
+                Slot(TrainingBuffers.DLogits, td, p, Bwd("loss"), Bwd("decoder_pred")), // decoder rows: the CLS row is zero
                 Slot(TrainingBuffers.DDecoderNorm, td, dd, Bwd("decoder_pred"), Bwd("decoder_norm")),
                 Slot(TrainingBuffers.DecoderResidualGrad, td, dd, Bwd("decoder_norm"), Bwd("unshuffle")),
                 Slot(TrainingBuffers.DecoderNormGrad, td, dd, Bwd("decoder"), Bwd("decoder")),
@@ -152,8 +152,9 @@ namespace ViTMAE.Compiled.Generator
             int arena = placed.Max(s => s.OffsetPerImage + RoundUp(s.FloatsPerImage));
 
             // Backward FLOPs: every Linear costs twice its forward (input and weight gradients), attention twice its forward
-            // products (dV, dP, dQ, dK); the patch projection's input gradient (only for pixel gradients) is counted too.
-            long backward = 2 * steps.Sum(s => s.Flops);
+            // products (dV, dP, dQ, dK); the patch projection needs only its weight gradient (its input gradient is computed
+            // for pixel gradients alone).
+            long backward = (2 * steps.Sum(s => s.Flops)) - steps.First(s => s.Name == "patch_embeddings").Flops;
             return new TrainingPlan(new EquatableArray<BufferSlot>(placed), arena, encoderBlock, decoderBlock, backward);
         }
 

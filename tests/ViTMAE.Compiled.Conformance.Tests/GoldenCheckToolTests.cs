@@ -48,6 +48,9 @@ public sealed class GoldenCheckToolTests : IDisposable
         Directory.CreateDirectory(target);
         File.Copy(Path.Combine(source, "config.json"), Path.Combine(target, "config.json"));
         File.Copy(Path.Combine(source, "model.safetensors"), Path.Combine(target, "model.safetensors"));
+        // The training reference travels with the case: without it the copy would check fewer tensors than the original.
+        if (File.Exists(Path.Combine(source, "grads.safetensors")))
+            File.Copy(Path.Combine(source, "grads.safetensors"), Path.Combine(target, "grads.safetensors"));
         var writer = new SafeTensorsWriter();
         using (SafeTensorsFile io = SafeTensorsFile.Open(Path.Combine(source, "io.safetensors")))
         {

@@ -18,7 +18,7 @@ public sealed record RandomConfig
     /// <summary>Multiples of 4 that are not multiples of 16 (the sin-cos table needs D % 4 == 0).</summary>
     private static readonly int[] HiddenSizes = [4, 8, 12, 20, 24, 28, 36, 40, 44, 52, 56, 60];
 
-    private static readonly string[] Activations = ["gelu", "gelu_new", "relu", "selu"];
+    private static readonly string[] Activations = ["gelu", "gelu_new", "relu", "selu", "gelu_fast", "gelu_pytorch_tanh", "quick_gelu", "silu", "swish"];
 
     public required int Seed { get; init; }
 

@@ -166,6 +166,7 @@ public sealed class GoldenCase
         var results = new Dictionary<string, TensorResult>(StringComparer.Ordinal);
         var errors = new List<string>();
         List<ExpectedTensor> expected = [];
+        List<string> trainingNames = [];
         SafeTensorsFile? io = null;
         try
         {
@@ -174,6 +175,12 @@ public sealed class GoldenCase
             if (expected.Count == 0)
             {
                 errors.Add("io: " + IoFileName + " holds no model.*, pretraining.* or debug.len_keep tensor");
+            }
+
+            if (File.Exists(Path.Combine(Directory, GoldenTraining.FileName)))
+            {
+                using SafeTensorsFile grads = SafeTensorsFile.Open(Path.Combine(Directory, GoldenTraining.FileName));
+                trainingNames = GoldenTraining.ExpectedNames(grads).ToList();
             }
 
             TensorInfo pixels = io.GetInfo("inputs.pixel_values");
@@ -217,6 +224,11 @@ public sealed class GoldenCase
                 result.Warnings = compiled.Warnings;
                 DumpSources(options, compiled.Sources);
                 Execute(compiled, io, expected, results, errors, result, extra, options);
+                if (trainingNames.Count > 0)
+                {
+                    options.Log?.Invoke("training");
+                    ExecuteTraining(compiled, io, results, errors);
+                }
             }
             catch (ModelCompilationException e)
             {
@@ -238,7 +250,8 @@ public sealed class GoldenCase
         }
 
         string reason = errors.Count > 0 ? "not compared: " + Stage(errors[^1]) + " failed (see ERROR)" : "not compared";
-        var list = expected.Select(t => results.TryGetValue(t.Name, out TensorResult? r) ? r : TensorResult.Failure(t.Name, reason)).ToList();
+        var list = expected.Select(t => t.Name).Concat(trainingNames)
+            .Select(name => results.TryGetValue(name, out TensorResult? r) ? r : TensorResult.Failure(name, reason)).ToList();
         if (list.Count == 0)
         {
             list.Add(TensorResult.Failure("<case>", errors.Count > 0 ? FirstLine(errors[0]) : "nothing to compare"));
@@ -337,6 +350,20 @@ public sealed class GoldenCase
         {
             (session as IDisposable)?.Dispose();
             (model as IDisposable)?.Dispose();
+        }
+    }
+
+    // Not inlined, like Execute: the trainer and the generated types must be unreachable once it returns.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ExecuteTraining(CompiledModel compiled, SafeTensorsFile io, Dictionary<string, TensorResult> results, List<string> errors)
+    {
+        try
+        {
+            GoldenTraining.Run(compiled, Directory, io, results, errors);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            errors.Add("training: " + Describe(e));
         }
     }
 

@@ -286,6 +286,37 @@ public sealed class CompiledModel : IDisposable
             ?? throw new InvalidCastException("generated " + ModelType.FullName + ".Load returned " + (model?.GetType().FullName ?? "null") + ", which does not implement " + typeof(IViTMAEModel).FullName);
     }
 
+    /// <summary>The generated <c>WeightLayout</c>: every tensor of the compiled model.</summary>
+    public WeightCatalog WeightLayout =>
+        ModelType.GetProperty("WeightLayout", BindingFlags.Public | BindingFlags.Static)?.GetValue(null) as WeightCatalog
+        ?? throw new MissingMemberException("generated class " + ModelType.FullName + " has no 'public static WeightCatalog WeightLayout'");
+
+    /// <summary>Calls the generated <c>CreateTrainer(parameters, options, maxBatch, seed, degreeOfParallelism)</c>.</summary>
+    public Training.TrainingSession CreateTrainer(Training.ModelParameters parameters, Training.TrainingOptions options, int maxBatch, int degreeOfParallelism = 0, int seed = 0) =>
+        (Training.TrainingSession)InvokeStatic("CreateTrainer", parameters, options, maxBatch, seed, degreeOfParallelism);
+
+    /// <summary>Calls the generated <c>ResumeTraining(folder, maxBatch, degreeOfParallelism)</c>.</summary>
+    public Training.TrainingSession ResumeTraining(string folder, int maxBatch, int degreeOfParallelism = 0) =>
+        (Training.TrainingSession)InvokeStatic("ResumeTraining", folder, maxBatch, degreeOfParallelism);
+
+    /// <summary>Calls the generated <c>FromParameters(parameters)</c>: an inference model of a run's parameters.</summary>
+    public IViTMAEModel FromParameters(Training.ModelParameters parameters) => (IViTMAEModel)InvokeStatic("FromParameters", parameters);
+
+    private object InvokeStatic(string name, params object[] arguments)
+    {
+        MethodInfo method = ModelType.GetMethod(name, BindingFlags.Public | BindingFlags.Static)
+            ?? throw new MissingMethodException("generated class " + ModelType.FullName + " has no 'public static " + name + "(...)'");
+        try
+        {
+            return method.Invoke(null, arguments)!;
+        }
+        catch (TargetInvocationException e) when (e.InnerException is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerException).Throw();
+            throw;
+        }
+    }
+
     /// <summary>A public constant (or static readonly field) of the generated class, or null if it has none.</summary>
     public object? GetConstant(string name) =>
         ModelType.GetField(name, BindingFlags.Public | BindingFlags.Static) is { } field ? field.GetValue(null) : null;

@@ -20,6 +20,11 @@ public sealed class ActivationTests
         { "gelu_new", false },
         { "relu", true },
         { "selu", false },
+        { "gelu_fast", true },
+        { "gelu_pytorch_tanh", false },
+        { "quick_gelu", true },
+        { "silu", false },
+        { "swish", true },
     };
 
     [Theory]
@@ -184,7 +189,10 @@ public sealed class ActivationTests
     private static double Act(string act, double x) => act switch
     {
         "gelu" => 0.5 * x * (1 + Erf(x / Math.Sqrt(2))),
-        "gelu_new" => 0.5 * x * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x))),
+        "gelu_new" or "gelu_pytorch_tanh" => 0.5 * x * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x))),
+        "gelu_fast" => 0.5 * x * (1 + Math.Tanh(0.7978845608 * x * (1 + 0.044715 * x * x))),
+        "quick_gelu" => x / (1 + Math.Exp(-1.702 * x)),
+        "silu" or "swish" => x / (1 + Math.Exp(-x)),
         "relu" => Math.Max(0, x),
         "selu" => 1.0507009873554804934193349852946 * (x > 0 ? x : 1.6732632423543772848170429916717 * (Math.Exp(x) - 1)),
         _ => throw new ArgumentException(act),

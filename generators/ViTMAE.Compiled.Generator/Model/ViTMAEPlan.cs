@@ -54,6 +54,9 @@ namespace ViTMAE.Compiled.Generator.Model
         /// <summary>FLOPs of <c>ViTMAEForPreTraining</c> (encoder, decoder) for one image; the loss is O(L·P) and not counted.</summary>
         public long PreTrainingFlops => Steps.Sum(s => s.Flops);
 
+        /// <summary>FLOPs of a training step for one image: the forward and the backward pass (without pixel gradients).</summary>
+        public long TrainingFlops => PreTrainingFlops + Training.BackwardFlops;
+
         /// <summary>The buffer named <paramref name="name"/>.</summary>
         public BufferSlot Buffer(string name) => Buffers.First(b => b.Name == name);
 
@@ -96,6 +99,9 @@ namespace ViTMAE.Compiled.Generator.Model
 
         /// <summary>Arena floats per image: enough for the largest resolution.</summary>
         public int ArenaFloatsPerImage => Resolutions.Max(r => r.ArenaFloatsPerImage);
+
+        /// <summary>Training arena floats per image: enough for the largest resolution.</summary>
+        public int TrainingArenaFloatsPerImage => Resolutions.Max(r => r.Training.ArenaFloatsPerImage);
 
         /// <summary>Arena bytes per image.</summary>
         public long ArenaBytesPerImage => ArenaFloatsPerImage * 4L;

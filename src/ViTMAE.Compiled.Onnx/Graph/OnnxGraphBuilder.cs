@@ -138,6 +138,8 @@ internal sealed class OnnxGraphBuilder
 
     public string Relu(string x) => Op("Relu", x);
 
+    public string Sigmoid(string x) => Op("Sigmoid", x);
+
     public string Selu(string x, float alpha, float gamma) =>
         Single("Selu", [x], FloatAttr("alpha", alpha), FloatAttr("gamma", gamma));
 

@@ -354,7 +354,11 @@ internal sealed class ViTMAEGraph
         return _g.Add(x, Linear(h, $"{prefix}.output.dense", intermediate, dim, bias: true));
     }
 
-    /// <summary>hidden_act: "gelu" exact erf, "gelu_new" tanh approximation, "relu", "selu" (PyTorch constants).</summary>
+    /// <summary>
+    /// hidden_act as Hugging Face's ACT2FN defines it: "gelu" exact erf; "gelu_new" and "gelu_pytorch_tanh" the tanh
+    /// approximation; "gelu_fast" the same with its own constant form; "quick_gelu" x·σ(1.702x); "silu"/"swish" x·σ(x);
+    /// "relu"; "selu" (PyTorch constants).
+    /// </summary>
     private string Activation(string x)
     {
         switch (_spec.HiddenAct)
@@ -364,11 +368,24 @@ internal sealed class ViTMAEGraph
                 string erf = _g.Erf(_g.Div(x, _g.Scalar((float)Math.Sqrt(2.0))));
                 return _g.Mul(_g.Mul(x, _g.Scalar(0.5f)), _g.Add(erf, _g.Scalar(1f)));
             case "gelu_new":
+            case "gelu_pytorch_tanh":
                 // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
                 string cube = _g.Pow(x, _g.Scalar(3f));
                 string inner = _g.Add(x, _g.Mul(cube, _g.Scalar(0.044715f)));
                 string tanh = _g.Tanh(_g.Mul(inner, _g.Scalar((float)Math.Sqrt(2.0 / Math.PI))));
                 return _g.Mul(_g.Mul(x, _g.Scalar(0.5f)), _g.Add(tanh, _g.Scalar(1f)));
+            case "gelu_fast":
+                // 0.5·x·(1 + tanh(0.7978845608·x·(1 + 0.044715·x²))) (HF FastGELUActivation)
+                string square = _g.Mul(x, x);
+                string fastInner = _g.Mul(_g.Mul(x, _g.Scalar(0.7978845608f)), _g.Add(_g.Mul(square, _g.Scalar(0.044715f)), _g.Scalar(1f)));
+                return _g.Mul(_g.Mul(x, _g.Scalar(0.5f)), _g.Add(_g.Tanh(fastInner), _g.Scalar(1f)));
+            case "quick_gelu":
+                // x·σ(1.702·x) (HF QuickGELUActivation)
+                return _g.Mul(x, _g.Sigmoid(_g.Mul(x, _g.Scalar(1.702f))));
+            case "silu":
+            case "swish":
+                // x·σ(x) (nn.SiLU)
+                return _g.Mul(x, _g.Sigmoid(x));
             case "relu":
                 return _g.Relu(x);
             case "selu":

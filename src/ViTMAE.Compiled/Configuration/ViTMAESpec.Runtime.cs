@@ -32,6 +32,67 @@ public sealed partial record ViTMAESpec
 
         return Parse(File.ReadAllText(file), file);
     }
+
+    /// <summary>
+    /// This configuration as Hugging Face's <c>save_pretrained</c> writes a <c>ViTMAEConfig</c>: every field, keys sorted,
+    /// <c>model_type</c> <c>vit_mae</c>, <c>architectures</c> <c>ViTMAEForPreTraining</c>, float32 weights. A square image
+    /// size is written as one number (HF's form), a non-square one as [height, width]. <see cref="Parse"/> reads it back
+    /// to an equal spec.
+    /// </summary>
+    public string ToConfigJson()
+    {
+        var fields = new SortedDictionary<string, Action<System.Text.Json.Utf8JsonWriter>>(StringComparer.Ordinal)
+        {
+            ["architectures"] = w => { w.WriteStartArray(); w.WriteStringValue("ViTMAEForPreTraining"); w.WriteEndArray(); },
+            ["attention_probs_dropout_prob"] = w => w.WriteNumberValue(AttentionProbsDropoutProb),
+            ["decoder_hidden_size"] = w => w.WriteNumberValue(DecoderHiddenSize),
+            ["decoder_intermediate_size"] = w => w.WriteNumberValue(DecoderIntermediateSize),
+            ["decoder_num_attention_heads"] = w => w.WriteNumberValue(DecoderNumAttentionHeads),
+            ["decoder_num_hidden_layers"] = w => w.WriteNumberValue(DecoderNumHiddenLayers),
+            ["hidden_act"] = w => w.WriteStringValue(HiddenAct),
+            ["hidden_dropout_prob"] = w => w.WriteNumberValue(HiddenDropoutProb),
+            ["hidden_size"] = w => w.WriteNumberValue(HiddenSize),
+            ["image_size"] = w =>
+            {
+                if (ImageHeight == ImageWidth)
+                {
+                    w.WriteNumberValue(ImageHeight);
+                    return;
+                }
+
+                w.WriteStartArray();
+                w.WriteNumberValue(ImageHeight);
+                w.WriteNumberValue(ImageWidth);
+                w.WriteEndArray();
+            },
+            ["initializer_range"] = w => w.WriteNumberValue(InitializerRange),
+            ["intermediate_size"] = w => w.WriteNumberValue(IntermediateSize),
+            ["layer_norm_eps"] = w => w.WriteNumberValue(LayerNormEps),
+            ["mask_ratio"] = w => w.WriteNumberValue(MaskRatio),
+            ["model_type"] = w => w.WriteStringValue("vit_mae"),
+            ["norm_pix_loss"] = w => w.WriteBooleanValue(NormPixLoss),
+            ["num_attention_heads"] = w => w.WriteNumberValue(NumAttentionHeads),
+            ["num_channels"] = w => w.WriteNumberValue(NumChannels),
+            ["num_hidden_layers"] = w => w.WriteNumberValue(NumHiddenLayers),
+            ["patch_size"] = w => w.WriteNumberValue(PatchSize),
+            ["qkv_bias"] = w => w.WriteBooleanValue(QkvBias),
+            ["torch_dtype"] = w => w.WriteStringValue("float32"),
+        };
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new System.Text.Json.Utf8JsonWriter(buffer, new System.Text.Json.JsonWriterOptions { Indented = true }))
+        {
+            writer.WriteStartObject();
+            foreach (KeyValuePair<string, Action<System.Text.Json.Utf8JsonWriter>> field in fields)
+            {
+                writer.WritePropertyName(field.Key);
+                field.Value(writer);
+            }
+
+            writer.WriteEndObject();
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan) + "\n";
+    }
 }
 
 /// <summary>A problem in a config file: diagnostic ID, message and position in the JSON.</summary>

@@ -12,8 +12,11 @@ namespace ViTMAE.Compiled.Configuration
     /// </summary>
     sealed partial record ViTMAESpec
     {
-        /// <summary>Values allowed for <see cref="HiddenAct"/>: exact-erf GELU, tanh GELU, ReLU and SELU.</summary>
-        public static readonly string[] SupportedActivations = { "gelu", "gelu_new", "relu", "selu" };
+        /// <summary>
+        /// Values allowed for <see cref="HiddenAct"/> (Hugging Face ACT2FN names): exact-erf GELU, tanh GELU, ReLU, SELU,
+        /// gelu_fast, gelu_pytorch_tanh (the tanh GELU again), quick_gelu, and silu / swish (one function).
+        /// </summary>
+        public static readonly string[] SupportedActivations = { "gelu", "gelu_new", "relu", "selu", "gelu_fast", "gelu_pytorch_tanh", "quick_gelu", "silu", "swish" };
 
         /// <summary><c>model_type</c> of a ViTMAE config.</summary>
         public const string ModelTypeName = "vit_mae";
@@ -30,7 +33,8 @@ namespace ViTMAE.Compiled.Configuration
         /// <summary><c>intermediate_size</c>: encoder MLP width (default 3072).</summary>
         public int IntermediateSize { get; init; } = 3072;
 
-        /// <summary><c>hidden_act</c>: "gelu" (exact erf), "gelu_new" (tanh approximation), "relu" or "selu" (default "gelu").</summary>
+        /// <summary><c>hidden_act</c>: "gelu" (exact erf), "gelu_new" or "gelu_pytorch_tanh" (tanh approximation), "gelu_fast",
+        /// "quick_gelu", "relu", "selu", "silu" or "swish" (default "gelu").</summary>
         public string HiddenAct { get; init; } = "gelu";
 
         /// <summary><c>hidden_dropout_prob</c> (default 0.0; inference ignores dropout).</summary>

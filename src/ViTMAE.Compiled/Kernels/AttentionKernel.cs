@@ -19,7 +19,7 @@ namespace ViTMAE.Compiled.Kernels;
 /// T = 197, headDim = 64 → 132 × 224 = 29,568 floats; T = 50, headDim = 64 → 132 × 64 = 8,448; T = 197, headDim = 32
 /// → 68 × 224 = 15,232.
 /// </remarks>
-public static class AttentionKernel
+public static partial class AttentionKernel
 {
     /// <summary>Queries processed together (rows of score scratch).</summary>
     public const int QueryBlock = 4;

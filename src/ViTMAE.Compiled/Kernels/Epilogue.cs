@@ -25,7 +25,7 @@ public enum Activation
     /// <summary><c>gelu</c>: exact 0.5·x·(1 + erf(x/√2)).</summary>
     GeluErf,
 
-    /// <summary><c>gelu_new</c>: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).</summary>
+    /// <summary><c>gelu_new</c> and <c>gelu_pytorch_tanh</c>: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).</summary>
     GeluTanh,
 
     /// <summary><c>relu</c>: max(x, 0).</summary>
@@ -33,4 +33,14 @@ public enum Activation
 
     /// <summary><c>selu</c> with PyTorch's alpha = 1.6732632423543772848170429916717 and scale = 1.0507009873554804934193349852946.</summary>
     Selu,
+
+    /// <summary><c>gelu_fast</c>: 0.5·x·(1 + tanh(0.7978845608·x·(1 + 0.044715·x²))), Hugging Face's own constant and
+    /// evaluation order (the same function as <see cref="GeluTanh"/> up to float rounding).</summary>
+    GeluFast,
+
+    /// <summary><c>quick_gelu</c>: x·sigmoid(1.702·x).</summary>
+    QuickGelu,
+
+    /// <summary><c>silu</c> and <c>swish</c>: x·sigmoid(x).</summary>
+    Silu,
 }

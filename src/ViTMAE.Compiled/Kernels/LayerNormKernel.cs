@@ -5,9 +5,10 @@ namespace ViTMAE.Compiled.Kernels;
 
 /// <summary>
 /// Vectorised LayerNorm over the rows of [rows, dim]: two passes for the statistics (mean, then the biased variance
-/// Σ(x − mean)²/dim, which does not cancel like E[x²] − mean²), a third to normalise with gamma and beta. No allocation.
+/// Σ(x − mean)²/dim, which does not cancel like E[x²] − mean²), a third to normalise with gamma and beta; and its backward.
+/// No allocation.
 /// </summary>
-public static class LayerNormKernel
+public static partial class LayerNormKernel
 {
     /// <summary>y[r,:] = (x[r,:] − mean)/sqrt(var + eps)·gamma + beta (biased variance, as PyTorch).</summary>
     /// <param name="x">[rows, dim].</param>
@@ -23,43 +24,32 @@ public static class LayerNormKernel
         => Forward(x, gamma, beta, y, rows, dim, eps, SimdPath.Auto, pool);
 
     /// <summary>
-    /// Like the overload without <paramref name="stats"/>, and also writes each row's mean and 1/sqrt(var + eps) to
-    /// <paramref name="stats"/> [rows, 2] (nothing when it is empty): what the backward pass needs.
+    /// The same forward (y bit-identical to the overload without statistics), also writing each row's statistics for
+    /// <see cref="Backward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, Span{float}, int, int, bool, Threading.ComputePool)"/>:
+    /// stats[2r] = mean and stats[2r + 1] = rstd = 1/sqrt(var + eps) (biased variance), exactly the floats the forward used.
     /// </summary>
+    /// <param name="x">[rows, dim].</param>
+    /// <param name="gamma">[dim] (LayerNorm weight).</param>
+    /// <param name="beta">[dim] (LayerNorm bias).</param>
+    /// <param name="y">[rows, dim]; may be exactly the same memory as <paramref name="x"/>, must not partly overlap it.</param>
+    /// <param name="stats">[rows, 2]: (mean, rstd) per row; must not overlap x or y.</param>
+    /// <param name="rows">Number of rows (tokens).</param>
+    /// <param name="dim">Features per row.</param>
+    /// <param name="eps">layer_norm_eps from the config.</param>
+    /// <param name="pool">Workers to share the rows with, or null. Each row is computed exactly as in the serial call.</param>
     public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> y, Span<float> stats, int rows, int dim, float eps, Threading.ComputePool? pool = null)
-    {
-        if (!stats.IsEmpty && stats.Length < 2L * rows)
-        {
-            throw new ArgumentException("stats is shorter than rows × 2.", nameof(stats));
-        }
-
-        // Statistics first (y may be x itself), in double: what the forward's rows compute, to float rounding.
-        for (int r = 0; r < rows && !stats.IsEmpty; r++)
-        {
-            ReadOnlySpan<float> row = x.Slice(r * dim, dim);
-            double sum = 0;
-            foreach (float v in row)
-            {
-                sum += v;
-            }
-
-            double mean = sum / dim, sq = 0;
-            foreach (float v in row)
-            {
-                sq += (v - mean) * (v - mean);
-            }
-
-            stats[2 * r] = (float)mean;
-            stats[(2 * r) + 1] = (float)(1.0 / Math.Sqrt((sq / dim) + eps));
-        }
-
-        Forward(x, gamma, beta, y, rows, dim, eps, pool);
-    }
+        => Forward(x, gamma, beta, y, stats, rows, dim, eps, SimdPath.Auto, pool);
 
     /// <summary>The smallest share of a LayerNorm worth handing to another thread.</summary>
     private const long MinElementsPerChunk = 1 << 14;
 
-    internal static unsafe void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> y, int rows, int dim, float eps, SimdPath path, Threading.ComputePool? pool = null)
+    internal static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> y, int rows, int dim, float eps, SimdPath path, Threading.ComputePool? pool = null)
+        => Forward(x, gamma, beta, y, [], rows, dim, eps, path, pool, withStats: false);
+
+    internal static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> y, Span<float> stats, int rows, int dim, float eps, SimdPath path, Threading.ComputePool? pool = null)
+        => Forward(x, gamma, beta, y, stats, rows, dim, eps, path, pool, withStats: true);
+
+    private static unsafe void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> y, Span<float> stats, int rows, int dim, float eps, SimdPath path, Threading.ComputePool? pool, bool withStats)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(rows);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(dim);
@@ -68,17 +58,23 @@ public static class LayerNormKernel
         if (y.Length < size) throw new ArgumentException("y is shorter than rows × dim.", nameof(y));
         if (gamma.Length < dim) throw new ArgumentException("gamma is shorter than dim.", nameof(gamma));
         if (beta.Length < dim) throw new ArgumentException("beta is shorter than dim.", nameof(beta));
+        if (withStats && stats.Length < 2L * rows)
+            throw new ArgumentException($"stats has {stats.Length} floats, expected at least rows × 2 = {2L * rows}.", nameof(stats));
         if (rows == 0) return;
         ReadOnlySpan<float> xs = x[..(int)size];
         Span<float> ys = y[..(int)size];
         if (xs.Overlaps(ys, out int offset) && offset != 0)
             throw new ArgumentException("x and y partly overlap; use the same memory for in place or disjoint memory.", nameof(y));
+        Span<float> st = withStats ? stats[..(2 * rows)] : default;
+        if (withStats && (st.Overlaps(xs) || st.Overlaps(ys)))
+            throw new ArgumentException("stats overlaps x or y.", nameof(stats));
         fixed (float* px = xs)
         fixed (float* pg = gamma)
         fixed (float* pb = beta)
         fixed (float* py = ys)
+        fixed (float* ps = st)
         {
-            var args = new Args(px, pg, pb, py, rows, dim, eps, Simd.Resolve(path));
+            var args = new Args(px, pg, pb, py, withStats ? ps : null, rows, dim, eps, Simd.Resolve(path));
             int chunks = pool is null ? 1 : pool.ChunksFor(rows, dim, MinElementsPerChunk);
             if (chunks > 1)
             {
@@ -94,9 +90,9 @@ public static class LayerNormKernel
         }
     }
 
-    private readonly unsafe struct Args(float* x, float* gamma, float* beta, float* y, int rows, int dim, float eps, SimdPath path)
+    private readonly unsafe struct Args(float* x, float* gamma, float* beta, float* y, float* stats, int rows, int dim, float eps, SimdPath path)
     {
-        public readonly float* X = x, Gamma = gamma, Beta = beta, Y = y;
+        public readonly float* X = x, Gamma = gamma, Beta = beta, Y = y, Stats = stats;
         public readonly int RowCount = rows, Dim = dim;
         public readonly float Eps = eps;
         public readonly SimdPath Path = path;
@@ -107,12 +103,13 @@ public static class LayerNormKernel
         for (int r = start; r < end; r++)
         {
             nint o = (nint)r * a.Dim;
+            float* stats = a.Stats == null ? null : a.Stats + 2 * (nint)r;
             switch (a.Path)
             {
-                case SimdPath.Vector512: Row<V512, Vector512<float>>(a.X + o, a.Gamma, a.Beta, a.Y + o, a.Dim, a.Eps); break;
-                case SimdPath.Vector256: Row<V256, Vector256<float>>(a.X + o, a.Gamma, a.Beta, a.Y + o, a.Dim, a.Eps); break;
-                case SimdPath.Vector128: Row<V128, Vector128<float>>(a.X + o, a.Gamma, a.Beta, a.Y + o, a.Dim, a.Eps); break;
-                default: Row<Scalar, float>(a.X + o, a.Gamma, a.Beta, a.Y + o, a.Dim, a.Eps); break;
+                case SimdPath.Vector512: Row<V512, Vector512<float>>(a.X + o, a.Gamma, a.Beta, a.Y + o, stats, a.Dim, a.Eps); break;
+                case SimdPath.Vector256: Row<V256, Vector256<float>>(a.X + o, a.Gamma, a.Beta, a.Y + o, stats, a.Dim, a.Eps); break;
+                case SimdPath.Vector128: Row<V128, Vector128<float>>(a.X + o, a.Gamma, a.Beta, a.Y + o, stats, a.Dim, a.Eps); break;
+                default: Row<Scalar, float>(a.X + o, a.Gamma, a.Beta, a.Y + o, stats, a.Dim, a.Eps); break;
             }
         }
     }
@@ -135,7 +132,7 @@ public static class LayerNormKernel
         }
     }
 
-    private static unsafe void Row<TOps, TV>(float* x, float* gamma, float* beta, float* y, int dim, float eps)
+    private static unsafe void Row<TOps, TV>(float* x, float* gamma, float* beta, float* y, float* stats, int dim, float eps)
         where TOps : ISimdOps<TV> where TV : struct
     {
         int w = TOps.Count;
@@ -173,6 +170,11 @@ public static class LayerNormKernel
             sq += d * d;
         }
         float rstd = 1f / MathF.Sqrt(sq / dim + eps);
+        if (stats != null)
+        {
+            stats[0] = mean;
+            stats[1] = rstd;
+        }
 
         TV rs = TOps.Create(rstd);
         i = 0;

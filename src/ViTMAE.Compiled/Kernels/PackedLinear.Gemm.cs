@@ -66,7 +66,7 @@ public sealed unsafe partial class PackedLinear
             int j0 = panel * nr;
             int cols = Math.Min(nr, g.N - j0);
             float* b = g.Packed + (nint)panel * g.K * nr;
-            float* bias = g.Bias + j0;
+            float* bias = g.Bias == null ? null : g.Bias + j0; // null: no bias (the backward GEMMs start from zero)
             // The tile goes through a stack buffer when the panel is only partly inside N, or when an activation must
             // be applied before accumulating (the output then still holds the residual).
             bool viaTile = cols < nr || (g.Accumulate && g.Activation != Activation.None);
@@ -142,14 +142,20 @@ public sealed unsafe partial class PackedLinear
     /// <summary>
     /// C[R, NR] (=|+=) A[R, K]·P[K, NR] + bias[NR] with R = TRows.Value ≤ 12 rows of A (leading dimension K) and one packed
     /// panel P (NR = 2 vectors). The tile lives in 2R accumulators for the whole K loop; rows beyond R are compiled away
-    /// because TRows is a struct constant.
+    /// because TRows is a struct constant. A null <paramref name="bias"/> starts the accumulators from zero.
     /// </summary>
     private static void MicroKernel<TOps, TV, TRows, TPrefetch>(float* a, int k, float* b, float* bias, float* c, int ldc, bool accumulate)
         where TOps : ISimdOps<TV> where TV : struct where TRows : IRowCount where TPrefetch : IFlag
     {
         int w = TOps.Count;
         nint lda = k;
-        TV bias0 = TOps.Load(bias), bias1 = TOps.Load(bias + w);
+        TV bias0 = TOps.Zero, bias1 = TOps.Zero;
+        if (bias != null)
+        {
+            bias0 = TOps.Load(bias);
+            bias1 = TOps.Load(bias + w);
+        }
+
         TV c00 = bias0, c01 = bias1, c10 = bias0, c11 = bias1, c20 = bias0, c21 = bias1;
         TV c30 = bias0, c31 = bias1, c40 = bias0, c41 = bias1, c50 = bias0, c51 = bias1;
         TV c60 = bias0, c61 = bias1, c70 = bias0, c71 = bias1, c80 = bias0, c81 = bias1;

@@ -7,7 +7,9 @@ namespace ViTMAE.Compiled.Kernels;
 
 /// <summary>
 /// A Linear layer y = x·Wᵀ + b whose weight is packed once, at load, into the panel layout of the GEMM micro-kernel.
-/// Immutable after construction and safe to share between threads; <see cref="Forward(ReadOnlySpan{float}, Span{float}, int, Epilogue, Activation, Threading.ComputePool)"/> allocates nothing.
+/// Safe to share between threads for <see cref="Forward(ReadOnlySpan{float}, Span{float}, int, Epilogue, Activation, Threading.ComputePool)"/>
+/// and <see cref="BackwardInput"/>, which allocate nothing; <see cref="Repack(ReadOnlySpan{float}, ReadOnlySpan{float})"/> and
+/// <see cref="EnableBackward"/> change the layer and must not run concurrently with any other call on it.
 /// </summary>
 /// <remarks>
 /// <para>Layout: W [N, K] (Hugging Face / PyTorch Linear) is stored as ⌈N/NR⌉ panels of Wᵀ, each K rows of NR
@@ -29,6 +31,15 @@ public sealed unsafe partial class PackedLinear
     private readonly int _panelWidth;
     private readonly SimdPath _path;
 
+    // What Repack must be given again: the rows of each concatenated part (one part unless built by Concatenate) and
+    // which parts have a bias.
+    private int _parts = 1;
+    private int _rows0, _rows1, _rows2;
+    private bool _bias0, _bias1, _bias2;
+
+    // The second packing of W for input gradients (EnableBackward), null until then.
+    private AlignedBuffer? _backward;
+
     /// <summary>Packs <paramref name="weight"/> [outFeatures, inFeatures] and <paramref name="bias"/> [outFeatures] (or empty).</summary>
     /// <param name="weight">[outFeatures, inFeatures] row-major, as stored by PyTorch's nn.Linear.</param>
     /// <param name="bias">[outFeatures], or empty for a Linear without bias.</param>
@@ -44,6 +55,8 @@ public sealed unsafe partial class PackedLinear
     {
         PackRows(0, weight, bias, outFeatures, nameof(weight), nameof(bias));
         HasBias = !bias.IsEmpty;
+        _rows0 = outFeatures;
+        _bias0 = HasBias;
     }
 
     private PackedLinear(int outFeatures, int inFeatures, SimdPath path)
@@ -95,6 +108,9 @@ public sealed unsafe partial class PackedLinear
         layer.PackRows(n0, weight1, bias1, n1, nameof(weight1), nameof(bias1));
         layer.PackRows(n0 + n1, weight2, bias2, n2, nameof(weight2), nameof(bias2));
         layer.HasBias = !bias0.IsEmpty || !bias1.IsEmpty || !bias2.IsEmpty;
+        layer._parts = 3;
+        (layer._rows0, layer._rows1, layer._rows2) = (n0, n1, n2);
+        (layer._bias0, layer._bias1, layer._bias2) = (!bias0.IsEmpty, !bias1.IsEmpty, !bias2.IsEmpty);
         return layer;
     }
 
@@ -132,7 +148,7 @@ public sealed unsafe partial class PackedLinear
         if ((epilogue & ~(Epilogue.Activation | Epilogue.Accumulate)) != 0)
             throw new ArgumentOutOfRangeException(nameof(epilogue), epilogue, "Unknown epilogue flags.");
         bool hasActivation = (epilogue & Epilogue.Activation) != 0;
-        if (hasActivation == (activation == Activation.None) || (uint)activation > (uint)Activation.Selu)
+        if (hasActivation == (activation == Activation.None) || (uint)activation > (uint)Activation.Silu)
             throw new ArgumentException($"Epilogue {epilogue} does not match activation {activation}.", nameof(activation));
         if ((long)m * InFeatures > input.Length) throw new ArgumentException("Input is shorter than m × InFeatures.", nameof(input));
         if ((long)m * OutFeatures > output.Length) throw new ArgumentException("Output is shorter than m × OutFeatures.", nameof(output));

@@ -105,6 +105,11 @@ internal static class VectorMath
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV GeluErf<TOps, TV>(TV x) where TOps : ISimdOps<TV> where TV : struct
+        => TOps.Multiply(TOps.Multiply(x, TOps.Create(0.5f)), OnePlusErf<TOps, TV>(x));
+
+    /// <summary>1 + erf(x/√2) = 2·Φ(x), through erfc(|x|/√2) for x/√2 ≤ −1 (relative accuracy in the left tail).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV OnePlusErf<TOps, TV>(TV x) where TOps : ISimdOps<TV> where TV : struct
     {
         TV z = TOps.Multiply(x, TOps.Create(0.707106781186547524f));
         TV t = TOps.Abs(z);
@@ -112,8 +117,124 @@ internal static class VectorMath
         TV hSmall = TOps.Add(one, TOps.MultiplyAdd(z, ErfSmallTail<TOps, TV>(z), z));
         TV e = ErfcLarge<TOps, TV>(t);
         TV hLarge = TOps.Select(TOps.LessThan(z, TOps.Zero), e, TOps.Subtract(TOps.Create(2f), e));
-        TV h = TOps.Select(TOps.LessThan(t, one), hSmall, hLarge);
-        return TOps.Multiply(TOps.Multiply(x, TOps.Create(0.5f)), h);
+        return TOps.Select(TOps.LessThan(t, one), hSmall, hLarge);
+    }
+
+    /// <summary>
+    /// d/dx of exact GELU: Φ(x) + x·φ(x), Φ as in <see cref="GeluErf{TOps, TV}"/> (0.5·(1 + erf(x/√2)), erfc in the left
+    /// tail), φ(x) = e^(−x²/2)/√(2π). The two terms cancel near the minimum of GELU (x ≈ −0.75), where the error is
+    /// absolute (a few e-8), not relative.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV GeluErfDerivative<TOps, TV>(TV x) where TOps : ISimdOps<TV> where TV : struct
+    {
+        TV cdf = TOps.Multiply(OnePlusErf<TOps, TV>(x), TOps.Create(0.5f));
+        TV pdf = TOps.Multiply(Exp<TOps, TV>(TOps.Multiply(TOps.Multiply(x, x), TOps.Create(-0.5f))), TOps.Create(0.398942280401432678f));
+        return TOps.MultiplyAdd(x, pdf, cdf);
+    }
+
+    /// <summary>
+    /// σ(z) and 1 − σ(z) without cancellation or overflow: with e = e^(−|z|) ≤ 1, the larger is 1/(1 + e) and the smaller
+    /// e/(1 + e); σ is the larger for z ≥ 0.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Sigmoid<TOps, TV>(TV z, out TV sigma, out TV complement) where TOps : ISimdOps<TV> where TV : struct
+    {
+        TV e = Exp<TOps, TV>(TOps.Subtract(TOps.Zero, TOps.Abs(z)));
+        TV large = TOps.Divide(TOps.Create(1f), TOps.Add(TOps.Create(1f), e));
+        TV small = TOps.Multiply(e, large);
+        TV negative = TOps.LessThan(z, TOps.Zero);
+        sigma = TOps.Select(negative, small, large);
+        complement = TOps.Select(negative, large, small);
+    }
+
+    /// <summary>x·σ(k·x) (SiLU for k = 1, quick GELU for k = 1.702), σ from <see cref="Sigmoid{TOps, TV}"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV SigmoidGate<TOps, TV>(TV x, float k) where TOps : ISimdOps<TV> where TV : struct
+    {
+        Sigmoid<TOps, TV>(TOps.Multiply(x, TOps.Create(k)), out TV sigma, out _);
+        return TOps.Multiply(x, sigma);
+    }
+
+    /// <summary>d/dx of x·σ(k·x) = σ·(1 + z·(1 − σ)) with z = k·x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV SigmoidGateDerivative<TOps, TV>(TV x, float k) where TOps : ISimdOps<TV> where TV : struct
+    {
+        TV z = TOps.Multiply(x, TOps.Create(k));
+        Sigmoid<TOps, TV>(z, out TV sigma, out TV complement);
+        return TOps.Multiply(sigma, TOps.MultiplyAdd(z, complement, TOps.Create(1f)));
+    }
+
+    /// <summary>
+    /// Hugging Face gelu_fast: 0.5·x·(1 + tanh(u)) with u = (x·0.7978845608)·(1 + (0.044715·x)·x) as PyTorch evaluates
+    /// it, computed as x / (1 + e^(−2u)) like <see cref="GeluTanh{TOps, TV}"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV GeluFast<TOps, TV>(TV x) where TOps : ISimdOps<TV> where TV : struct
+    {
+        TV u = GeluFastArgument<TOps, TV>(x);
+        TV e = Exp<TOps, TV>(TOps.Multiply(u, TOps.Create(-2f)));
+        return TOps.Divide(x, TOps.Add(TOps.Create(1f), e));
+    }
+
+    private const float FastC = 0.7978845608f;
+    private const float TanhA = 0.044715f;
+    private const float SqrtTwoOverPi = 0.797884560802865355f;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV GeluFastArgument<TOps, TV>(TV x) where TOps : ISimdOps<TV> where TV : struct
+        => TOps.Multiply(TOps.Multiply(x, TOps.Create(FastC)), TOps.MultiplyAdd(TOps.Multiply(x, TOps.Create(TanhA)), x, TOps.Create(1f)));
+
+    /// <summary>
+    /// d/dx of 0.5·x·(1 + tanh(u)) given u and u′: 0.5·(1 + t) + 0.5·x·(1 − t²)·u′, t = tanh(u), evaluated without
+    /// cancellation as σ(2u) + 2·x·σ(2u)·σ(−2u)·u′ (1 + t = 2σ(2u), 1 − t² = 4σ(2u)σ(−2u)).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV TanhGeluDerivative<TOps, TV>(TV x, TV u, TV du) where TOps : ISimdOps<TV> where TV : struct
+    {
+        Sigmoid<TOps, TV>(TOps.Add(u, u), out TV sigma, out TV complement);
+        TV product = TOps.Multiply(TOps.Multiply(sigma, complement), TOps.Add(x, x));
+        return TOps.MultiplyAdd(product, du, sigma);
+    }
+
+    /// <summary>d/dx of gelu_new: u = √(2/π)·(x + 0.044715·x³), u′ = √(2/π)·(1 + 3·0.044715·x²).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV GeluTanhDerivative<TOps, TV>(TV x) where TOps : ISimdOps<TV> where TV : struct
+    {
+        const float C3 = SqrtTwoOverPi * TanhA;
+        TV x2 = TOps.Multiply(x, x);
+        TV u = TOps.Multiply(x, TOps.MultiplyAdd(x2, TOps.Create(C3), TOps.Create(SqrtTwoOverPi)));
+        TV du = TOps.MultiplyAdd(x2, TOps.Create(3f * C3), TOps.Create(SqrtTwoOverPi));
+        return TanhGeluDerivative<TOps, TV>(x, u, du);
+    }
+
+    /// <summary>d/dx of gelu_fast: u as in <see cref="GeluFast{TOps, TV}"/>, u′ = 0.7978845608·(1 + 3·0.044715·x²).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV GeluFastDerivative<TOps, TV>(TV x) where TOps : ISimdOps<TV> where TV : struct
+    {
+        TV u = GeluFastArgument<TOps, TV>(x);
+        TV du = TOps.MultiplyAdd(TOps.Multiply(x, x), TOps.Create(3f * TanhA * FastC), TOps.Create(FastC));
+        return TanhGeluDerivative<TOps, TV>(x, u, du);
+    }
+
+    /// <summary>All-bits-set lanes where x ≤ 0 (x &lt; the smallest subnormal); NaN gives false, as PyTorch's x &lt;= 0 tests.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV NotPositive<TOps, TV>(TV x) where TOps : ISimdOps<TV> where TV : struct
+        => TOps.LessThan(x, TOps.Create(float.Epsilon));
+
+    /// <summary>ReLU backward as PyTorch's threshold_backward: x ≤ 0 ? 0 : dy (so 0 at x = 0, dy at NaN x).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV ReluBackward<TOps, TV>(TV x, TV dy) where TOps : ISimdOps<TV> where TV : struct
+        => TOps.Select(NotPositive<TOps, TV>(x), TOps.Zero, dy);
+
+    /// <summary>SELU backward as PyTorch's elu_backward: x ≤ 0 ? dy·scale·alpha·e^x : dy·scale.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV SeluBackward<TOps, TV>(TV x, TV dy) where TOps : ISimdOps<TV> where TV : struct
+    {
+        const float Scale = 1.0507009873554804934193349852946f;
+        const float AlphaScale = 1.6732632423543772848170429916717f * 1.0507009873554804934193349852946f;
+        TV neg = TOps.Multiply(dy, TOps.Multiply(Exp<TOps, TV>(TOps.MinNative(TOps.Zero, x)), TOps.Create(AlphaScale)));
+        return TOps.Select(NotPositive<TOps, TV>(x), neg, TOps.Multiply(dy, TOps.Create(Scale)));
     }
 
     /// <summary>

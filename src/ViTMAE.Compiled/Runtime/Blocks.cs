@@ -8,7 +8,7 @@ namespace ViTMAE.Compiled.Runtime;
 /// Generated code calls them with constant shapes.
 /// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
-public static class Blocks
+public static partial class Blocks
 {
     /// <summary>
     /// Encoder input after masking (<c>ViTMAEEmbeddings.forward</c>): row 0 = <c>cls_token + pos[0]</c>, row 1 + j =
@@ -59,6 +59,23 @@ public static class Blocks
             int r = idsRestore[l];
             ReadOnlySpan<float> source = r < lenKeep ? tokens.Slice((1 + r) * d, d) : maskToken;
             System.Numerics.Tensors.TensorPrimitives.Add(source, positions.Slice((1 + l) * d, d), hidden.Slice((1 + l) * d, d));
+        }
+    }
+
+    /// <summary>
+    /// A LayerNorm that also keeps each row's (mean, rstd) for the backward pass when <paramref name="stats"/> is not empty
+    /// (a training forward), and computes the same y without them otherwise.
+    /// </summary>
+    public static void LayerNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> y, Span<float> stats, int rows, int dim, float eps,
+        Threading.ComputePool? pool)
+    {
+        if (stats.IsEmpty)
+        {
+            Kernels.LayerNormKernel.Forward(x, gamma, beta, y, rows, dim, eps, pool);
+        }
+        else
+        {
+            Kernels.LayerNormKernel.Forward(x, gamma, beta, y, stats, rows, dim, eps, pool);
         }
     }
 

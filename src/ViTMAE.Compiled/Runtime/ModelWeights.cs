@@ -49,6 +49,55 @@ public sealed class TransformerLayerWeights
     /// <summary><c>output.dense</c> [hidden, intermediate].</summary>
     public PackedLinear Output { get; }
 
+    /// <summary>
+    /// Re-packs the layer from new values of its tensors (a training step updates the Hugging Face-layout parameters, then
+    /// re-packs). No allocation. Must not run while a call uses the weights.
+    /// </summary>
+    public void Refresh(WeightCatalog catalog, Training.ModelParameters parameters, bool decoder, int layer)
+    {
+        // The layer's keys are looked up once: building "vit.encoder.layer.N.…" strings on every optimizer step would allocate.
+        int[] at = _refreshIndices ??= RefreshIndices(catalog, decoder, layer);
+        ReadOnlySpan<float> Tensor(int slot) => at[slot] < 0 ? default : parameters[at[slot]];
+        Tensor(0).CopyTo(LayerNormBeforeWeight);
+        Tensor(1).CopyTo(LayerNormBeforeBias);
+        Qkv.Repack(Tensor(2), Tensor(3), Tensor(4), Tensor(5), Tensor(6), Tensor(7));
+        AttentionOutput.Repack(Tensor(8), Tensor(9));
+        Tensor(10).CopyTo(LayerNormAfterWeight);
+        Tensor(11).CopyTo(LayerNormAfterBias);
+        Intermediate.Repack(Tensor(12), Tensor(13));
+        Output.Repack(Tensor(14), Tensor(15));
+    }
+
+    // Catalog indices of the tensors Refresh reads, in its order (-1: a bias the config leaves out); set on the first refresh.
+    private int[]? _refreshIndices;
+
+    private static int[] RefreshIndices(WeightCatalog catalog, bool decoder, int layer)
+    {
+        string p = WeightCatalog.LayerPrefix(decoder, layer);
+        string[] tensors =
+        [
+            WeightCatalog.LayerTensor.LayerNormBefore, WeightCatalog.LayerTensor.Query, WeightCatalog.LayerTensor.Key, WeightCatalog.LayerTensor.Value,
+            WeightCatalog.LayerTensor.AttentionOutput, WeightCatalog.LayerTensor.LayerNormAfter, WeightCatalog.LayerTensor.Intermediate, WeightCatalog.LayerTensor.Output,
+        ];
+        var indices = new int[2 * tensors.Length];
+        for (int i = 0; i < tensors.Length; i++)
+        {
+            indices[2 * i] = catalog.IndexOf(p + tensors[i] + ".weight");
+            indices[(2 * i) + 1] = catalog.Contains(p + tensors[i] + ".bias") ? catalog.IndexOf(p + tensors[i] + ".bias") : -1;
+        }
+
+        return indices;
+    }
+
+    /// <summary>Packs every Linear of the layer a second time, for input gradients (<see cref="PackedLinear.EnableBackward"/>).</summary>
+    public void EnableBackward()
+    {
+        Qkv.EnableBackward();
+        AttentionOutput.EnableBackward();
+        Intermediate.EnableBackward();
+        Output.EnableBackward();
+    }
+
     /// <summary>Reads and packs encoder or decoder layer <paramref name="layer"/> through the catalog's keys.</summary>
     public static TransformerLayerWeights Load(WeightCatalog catalog, Func<WeightSpec, float[]> read, bool decoder, int layer)
     {
@@ -78,7 +127,7 @@ public sealed class TransformerLayerWeights
 /// <summary>
 /// Every weight of a compiled model, read through its <see cref="WeightCatalog"/> and packed once: Linears in GEMM panels,
 /// LayerNorm parameters and tokens as arrays, one position table per compiled resolution (the extra ones interpolated
-/// at load). Immutable after load; one instance serves every session and thread. A <c>ViTMAEModel</c> checkpoint
+/// at load). Immutable after load (except a trainer's own instance, see <see cref="Refresh"/>); one instance serves every session and thread. A <c>ViTMAEModel</c> checkpoint
 /// (no decoder) loads the encoder alone.
 /// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
@@ -139,6 +188,9 @@ public sealed class ModelWeights
         DecoderPred = Linear(catalog, read, WeightCatalog.Keys.DecoderPred);
     }
 
+    // The patch projection's weight in patch order, reused by Refresh (allocated on its first call).
+    private float[]? _patchOrder;
+
     /// <summary>The model's tensors.</summary>
     public WeightCatalog Catalog { get; }
 
@@ -193,6 +245,78 @@ public sealed class ModelWeights
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(checkpoint);
         return new ModelWeights(catalog, checkpoint.Require, checkpoint.HasDecoder, extraResolutions);
+    }
+
+    /// <summary>
+    /// Packs a training run's parameters (a <c>ViTMAEForPreTraining</c> model, decoder included). The instance belongs to the
+    /// trainer: <see cref="Refresh"/> re-packs it after each optimizer step.
+    /// </summary>
+    public static ModelWeights FromParameters(Training.ModelParameters parameters, params ReadOnlySpan<(int GridHeight, int GridWidth)> extraResolutions)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        return new ModelWeights(parameters.Catalog, parameters.Read, hasDecoder: true, extraResolutions);
+    }
+
+    /// <summary>
+    /// Re-packs every trainable tensor from <paramref name="parameters"/> (same catalog), in place, without allocating: what a
+    /// trainer does after each optimizer step. The position tables are frozen (as in Hugging Face) and are not re-read.
+    /// Must not run while a call uses these weights; an instance shared between sessions must never be refreshed.
+    /// </summary>
+    /// <exception cref="ArgumentException">The parameters belong to another model.</exception>
+    /// <exception cref="InvalidOperationException">These weights have no decoder.</exception>
+    public void Refresh(Training.ModelParameters parameters)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        if (parameters.Values.Length != Catalog.TotalElements || parameters.Catalog.Count != Catalog.Count)
+        {
+            throw new ArgumentException("the parameters are laid out for another model", nameof(parameters));
+        }
+
+        if (!HasDecoder)
+        {
+            throw new InvalidOperationException("weights without a decoder (a ViTMAEModel checkpoint) cannot be trained");
+        }
+
+        Configuration.ViTMAESpec s = Catalog.Spec;
+        _patchOrder ??= new float[s.HiddenSize * s.PatchDim];
+        Patches.ConvWeightToPatchOrder(parameters[WeightCatalog.Keys.PatchProjection + ".weight"], _patchOrder, s.HiddenSize, s.NumChannels, s.PatchSize);
+        PatchEmbedding.Repack(_patchOrder, parameters[WeightCatalog.Keys.PatchProjection + ".bias"]);
+        parameters[WeightCatalog.Keys.ClsToken].CopyTo(ClsToken);
+        for (int layer = 0; layer < Encoder.Length; layer++)
+        {
+            Encoder[layer].Refresh(Catalog, parameters, decoder: false, layer);
+        }
+
+        parameters[WeightCatalog.Keys.LayerNorm + ".weight"].CopyTo(NormWeight);
+        parameters[WeightCatalog.Keys.LayerNorm + ".bias"].CopyTo(NormBias);
+        DecoderEmbed!.Repack(parameters[WeightCatalog.Keys.DecoderEmbed + ".weight"], parameters[WeightCatalog.Keys.DecoderEmbed + ".bias"]);
+        parameters[WeightCatalog.Keys.MaskToken].CopyTo(MaskToken);
+        for (int layer = 0; layer < Decoder.Length; layer++)
+        {
+            Decoder[layer].Refresh(Catalog, parameters, decoder: true, layer);
+        }
+
+        parameters[WeightCatalog.Keys.DecoderNorm + ".weight"].CopyTo(DecoderNormWeight);
+        parameters[WeightCatalog.Keys.DecoderNorm + ".bias"].CopyTo(DecoderNormBias);
+        DecoderPred!.Repack(parameters[WeightCatalog.Keys.DecoderPred + ".weight"], parameters[WeightCatalog.Keys.DecoderPred + ".bias"]);
+    }
+
+    /// <summary>Packs every Linear a second time, for the input gradients of a backward pass (once; later calls do nothing).</summary>
+    public void EnableBackward()
+    {
+        PatchEmbedding.EnableBackward();
+        foreach (TransformerLayerWeights layer in Encoder)
+        {
+            layer.EnableBackward();
+        }
+
+        DecoderEmbed?.EnableBackward();
+        foreach (TransformerLayerWeights layer in Decoder)
+        {
+            layer.EnableBackward();
+        }
+
+        DecoderPred?.EnableBackward();
     }
 
     /// <summary>Reads <c>{name}.weight</c> [out, in] and <c>{name}.bias</c> [out] and packs them.</summary>

@@ -58,13 +58,33 @@ public static class Patches
     /// </summary>
     public static float[] ConvWeightToPatchOrder(ReadOnlySpan<float> weight, int outChannels, int channels, int patchSize)
     {
+        var result = new float[weight.Length];
+        ConvWeightToPatchOrder(weight, result, outChannels, channels, patchSize);
+        return result;
+    }
+
+    /// <summary>
+    /// <see cref="ConvWeightToPatchOrder(ReadOnlySpan{float}, int, int, int)"/> into a caller's buffer (no allocation: a
+    /// training step re-packs the updated weight every step).
+    /// </summary>
+    public static void ConvWeightToPatchOrder(ReadOnlySpan<float> weight, Span<float> patchOrder, int outChannels, int channels, int patchSize) =>
+        Reorder(weight, patchOrder, outChannels, channels, patchSize, toPatchOrder: true, accumulate: false);
+
+    /// <summary>
+    /// The inverse reordering, added to <paramref name="weight"/>: a gradient computed in patch order <c>[D, p, p, C]</c> is
+    /// added to the convolution's gradient in PyTorch's layout <c>[D, C, p, p]</c>.
+    /// </summary>
+    public static void AddPatchOrderToConvWeight(ReadOnlySpan<float> patchOrder, Span<float> weight, int outChannels, int channels, int patchSize) =>
+        Reorder(patchOrder, weight, outChannels, channels, patchSize, toPatchOrder: false, accumulate: true);
+
+    private static void Reorder(ReadOnlySpan<float> source, Span<float> destination, int outChannels, int channels, int patchSize, bool toPatchOrder, bool accumulate)
+    {
         int dim = channels * patchSize * patchSize;
-        if (weight.Length != outChannels * dim)
+        if (source.Length != outChannels * dim || destination.Length != outChannels * dim)
         {
-            throw new ArgumentException($"patch projection weight has {weight.Length} values, expected {outChannels}x{channels}x{patchSize}x{patchSize}", nameof(weight));
+            throw new ArgumentException($"patch projection weight has {source.Length} values (destination {destination.Length}), expected {outChannels}x{channels}x{patchSize}x{patchSize}", nameof(source));
         }
 
-        var result = new float[weight.Length];
         for (int d = 0; d < outChannels; d++)
         {
             for (int c = 0; c < channels; c++)
@@ -73,13 +93,13 @@ public static class Patches
                 {
                     for (int j = 0; j < patchSize; j++)
                     {
-                        result[d * dim + (i * patchSize + j) * channels + c] = weight[d * dim + (c * patchSize + i) * patchSize + j];
+                        int conv = d * dim + (c * patchSize + i) * patchSize + j, patch = d * dim + (i * patchSize + j) * channels + c;
+                        (int from, int to) = toPatchOrder ? (conv, patch) : (patch, conv);
+                        destination[to] = accumulate ? destination[to] + source[from] : source[from];
                     }
                 }
             }
         }
-
-        return result;
     }
 
     private static void CheckGeometry(int pixels, int patches, int channels, int height, int width, int patchSize)

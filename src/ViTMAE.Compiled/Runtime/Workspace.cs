@@ -28,7 +28,8 @@ public sealed class Workspace : IDisposable
     /// <param name="attentionScratchFloats">Scratch of the attention kernel for the longest sequence (per worker).</param>
     /// <param name="seed">Seed of the noise drawn when the caller gives none.</param>
     /// <param name="degreeOfParallelism">Workers of the session's <see cref="Threading.ComputePool"/>: 0 for every processor, 1 for none.</param>
-    public Workspace(int maxBatch, int arenaFloatsPerImage, int maxPatches, int attentionScratchFloats, int seed, int degreeOfParallelism = 1)
+    /// <param name="gradientScratchFloats">Training: scratch of the weight-gradient kernel for the largest Linear of a full batch (shared by the workers).</param>
+    public Workspace(int maxBatch, int arenaFloatsPerImage, int maxPatches, int attentionScratchFloats, int seed, int degreeOfParallelism = 1, long gradientScratchFloats = 0)
     {
         if (maxBatch < 1)
         {
@@ -49,7 +50,15 @@ public sealed class Workspace : IDisposable
         NoiseBuffer = new float[maxBatch * maxPatches];
         _random = new Random(seed);
         Pool = new Threading.ComputePool(degreeOfParallelism);
-        AttentionScratch = new float[attentionScratchFloats * Pool.DegreeOfParallelism];
+        long attentionScratch = (long)attentionScratchFloats * Pool.DegreeOfParallelism;
+        if (attentionScratch > Array.MaxLength || gradientScratchFloats > Array.MaxLength)
+        {
+            Pool.Dispose();
+            throw new ArgumentOutOfRangeException(nameof(maxBatch), maxBatch, "batch or sequence too large: the attention or weight-gradient scratch would exceed one array");
+        }
+
+        AttentionScratch = new float[attentionScratch];
+        GradientScratch = new float[gradientScratchFloats];
     }
 
     /// <summary>The session's worker team (the calling thread is worker 0).</summary>
@@ -145,6 +154,9 @@ public sealed class Workspace : IDisposable
     /// <summary>Work space of the attention kernel, one slice per worker.</summary>
     public float[] AttentionScratch { get; }
 
+    /// <summary>Training: work space of the weight-gradient kernel (empty for inference).</summary>
+    public float[] GradientScratch { get; }
+
     private float[] NoiseBuffer { get; }
 
     /// <summary><c>ids_shuffle</c> of image <paramref name="image"/> (L = <paramref name="patches"/>).</summary>
@@ -158,6 +170,49 @@ public sealed class Workspace : IDisposable
 
     /// <summary>The arena buffer at <paramref name="offsetPerImage"/> of <paramref name="floatsPerImage"/> per image, for <paramref name="batch"/> images.</summary>
     public Span<float> Buffer(int offsetPerImage, int floatsPerImage, int batch) => Arena.AsSpan(offsetPerImage * batch, floatsPerImage * batch);
+
+    /// <summary><paramref name="maxBatch"/> × <paramref name="perImage"/>, checked: a batch that cannot fit one array is refused.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxBatch"/> is below 1 or the product exceeds an array.</exception>
+    public static int CheckedProduct(int maxBatch, int perImage)
+    {
+        if (maxBatch < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(maxBatch), maxBatch, "a session needs a maximum batch of at least 1");
+        }
+
+        long product = (long)maxBatch * perImage;
+        return product <= Array.MaxLength
+            ? (int)product
+            : throw new ArgumentOutOfRangeException(nameof(maxBatch), maxBatch, "batch too large: " + product.ToString(CultureInfo.InvariantCulture) + " values would not fit one array");
+    }
+
+    /// <summary>The largest of <paramref name="values"/> (scratch sizes of several kernels).</summary>
+    public static int Max(params ReadOnlySpan<int> values)
+    {
+        int max = 0;
+        foreach (int value in values)
+        {
+            max = Math.Max(max, value);
+        }
+
+        return max;
+    }
+
+    /// <summary>
+    /// Floats of weight-gradient scratch for a batch of <paramref name="maxBatch"/> images: the largest the kernel needs over
+    /// <paramref name="linears"/> (rows per image, output features, input features).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The batch is too large for the scratch to fit one array.</exception>
+    public static long WeightGradientScratch(int maxBatch, params ReadOnlySpan<(int RowsPerImage, int Out, int In)> linears)
+    {
+        long max = 0;
+        foreach ((int rows, int n, int k) in linears)
+        {
+            max = Math.Max(max, Kernels.GradientKernels.WeightGradientScratch(CheckedProduct(maxBatch, rows), n, k));
+        }
+
+        return max;
+    }
 
     /// <summary>The caller's noise, or <paramref name="count"/> uniform [0, 1) values drawn from the session's seeded generator.</summary>
     public ReadOnlySpan<float> Noise(ReadOnlySpan<float> given, int count)

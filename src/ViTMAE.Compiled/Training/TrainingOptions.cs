@@ -40,6 +40,12 @@ public sealed record TrainingOptions
     /// <summary>Clip the global gradient norm to this value before each step (0: no clipping), as <c>clip_grad_norm_</c>.</summary>
     public double MaxGradientNorm { get; init; }
 
+    /// <summary>
+    /// The trainer runs without dropout (as the MAE recipe does: every dropout probability 0). A config that asks for
+    /// dropout is refused unless this is set, so that nobody trains without the regularisation they configured unknowingly.
+    /// </summary>
+    public bool IgnoreDropout { get; init; }
+
     /// <summary>MAE's rule: learning rate = <paramref name="baseLearningRate"/> × effective batch / 256.</summary>
     public static TrainingOptions FromBaseLearningRate(double baseLearningRate, int effectiveBatch) =>
         new() { LearningRate = baseLearningRate * effectiveBatch / 256.0 };

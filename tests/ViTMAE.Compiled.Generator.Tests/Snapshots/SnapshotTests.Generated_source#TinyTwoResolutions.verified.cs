@@ -58,6 +58,34 @@ namespace Consumer
     /// <para>  decoder_mlp [17, 64] @ 4704, steps 9-9</para>
     /// <para>  decoder_norm [17, 32] @ 6336, steps 10-11</para>
     /// <para>  logits [16, 192] @ 3072, steps 11-12</para>
+    /// <para>Training step per image: forward 1.910 MFLOP + backward 3.426 MFLOP = 5.335 MFLOP (pixel gradients add 0.393 MFLOP). Training arena: 37840 floats (147.8 KiB) per image; one block per layer (encoder 3984, decoder 7792 floats) keeps what the backward pass reads. Buffers (per image: shape @ offset, live steps of forward 0-12 then backward 13-25):</para>
+    /// <para>  patches [16, 192] @ 27680, steps 0-24</para>
+    /// <para>  embeddings [16, 64] @ 0, steps 1-4</para>
+    /// <para>  mask [16, 1] @ 37808, steps 3-13</para>
+    /// <para>  encoder_layers [1, 8288] @ 16128, steps 4-20</para>
+    /// <para>  final_stats [5, 2] @ 37824, steps 6-19</para>
+    /// <para>  last_hidden_state [5, 64] @ 37440, steps 6-18</para>
+    /// <para>  decoder_tokens [5, 32] @ 24416, steps 7-8</para>
+    /// <para>  decoder_layers [1, 16128] @ 0, steps 8-16</para>
+    /// <para>  decoder_norm [17, 32] @ 36896, steps 10-14</para>
+    /// <para>  decoder_norm_stats [17, 2] @ 37760, steps 10-15</para>
+    /// <para>  logits [16, 192] @ 30752, steps 11-13</para>
+    /// <para>  d_logits [17, 192] @ 24416, steps 13-14</para>
+    /// <para>  d_decoder_norm [17, 32] @ 30752, steps 14-15</para>
+    /// <para>  d_decoder_residual [17, 32] @ 27136, steps 15-17</para>
+    /// <para>  d_decoder_layer_norm [17, 32] @ 30752, steps 16-16</para>
+    /// <para>  d_decoder_qkv [17, 96] @ 24416, steps 16-16</para>
+    /// <para>  d_decoder_context [17, 32] @ 31296, steps 16-16</para>
+    /// <para>  d_decoder_mlp [17, 64] @ 26048, steps 16-16</para>
+    /// <para>  d_decoder_tokens [5, 32] @ 320, steps 17-18</para>
+    /// <para>  d_last_hidden_state [5, 64] @ 0, steps 18-19</para>
+    /// <para>  d_encoder_residual [5, 64] @ 1600, steps 19-21</para>
+    /// <para>  d_encoder_layer_norm [5, 64] @ 1920, steps 20-20</para>
+    /// <para>  d_encoder_qkv [5, 192] @ 0, steps 20-20</para>
+    /// <para>  d_encoder_context [5, 64] @ 2240, steps 20-20</para>
+    /// <para>  d_encoder_mlp [5, 128] @ 960, steps 20-20</para>
+    /// <para>  d_embeddings [16, 64] @ 0, steps 21-24</para>
+    /// <para>  d_patches [16, 192] @ 33824, steps 13-25</para>
     /// <para>Extra resolution 32x48 (interpolated position tables): L = 24 (4x6 grid), len_keep = 6, T = 7, decoder 25; ViTMAEModel 1.532 MFLOP, ViTMAEForPreTraining 2.835 MFLOP; arena 11488 floats per image.</para>
     /// </remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("ViTMAE.Compiled.Generator", "0.1.0")]
@@ -126,6 +154,10 @@ namespace Consumer
         public const long PreTrainingFlopsPerImage = 1909504L;
         /// <summary>Floats of activation memory per image in a session's arena (enough for every compiled resolution).</summary>
         public const int ArenaFloatsPerImage = 11488;
+        /// <summary>FLOPs of a training step (forward + backward, without pixel gradients) for one image.</summary>
+        public const long TrainingFlopsPerImage = 5335296L;
+        /// <summary>Floats of memory per image in a trainer's arena: kept activations and gradients (every compiled resolution).</summary>
+        public const int TrainingArenaFloatsPerImage = 56944;
 
         /// <summary>The build-time plan in words: tokens, GEMMs, FLOPs and the buffer table.</summary>
         public const string PlanSummary =
@@ -177,6 +209,34 @@ namespace Consumer
             "  decoder_mlp [17, 64] @ 4704, steps 9-9\n" +
             "  decoder_norm [17, 32] @ 6336, steps 10-11\n" +
             "  logits [16, 192] @ 3072, steps 11-12\n" +
+            "Training step per image: forward 1.910 MFLOP + backward 3.426 MFLOP = 5.335 MFLOP (pixel gradients add 0.393 MFLOP). Training arena: 37840 floats (147.8 KiB) per image; one block per layer (encoder 3984, decoder 7792 floats) keeps what the backward pass reads. Buffers (per image: shape @ offset, live steps of forward 0-12 then backward 13-25):\n" +
+            "  patches [16, 192] @ 27680, steps 0-24\n" +
+            "  embeddings [16, 64] @ 0, steps 1-4\n" +
+            "  mask [16, 1] @ 37808, steps 3-13\n" +
+            "  encoder_layers [1, 8288] @ 16128, steps 4-20\n" +
+            "  final_stats [5, 2] @ 37824, steps 6-19\n" +
+            "  last_hidden_state [5, 64] @ 37440, steps 6-18\n" +
+            "  decoder_tokens [5, 32] @ 24416, steps 7-8\n" +
+            "  decoder_layers [1, 16128] @ 0, steps 8-16\n" +
+            "  decoder_norm [17, 32] @ 36896, steps 10-14\n" +
+            "  decoder_norm_stats [17, 2] @ 37760, steps 10-15\n" +
+            "  logits [16, 192] @ 30752, steps 11-13\n" +
+            "  d_logits [17, 192] @ 24416, steps 13-14\n" +
+            "  d_decoder_norm [17, 32] @ 30752, steps 14-15\n" +
+            "  d_decoder_residual [17, 32] @ 27136, steps 15-17\n" +
+            "  d_decoder_layer_norm [17, 32] @ 30752, steps 16-16\n" +
+            "  d_decoder_qkv [17, 96] @ 24416, steps 16-16\n" +
+            "  d_decoder_context [17, 32] @ 31296, steps 16-16\n" +
+            "  d_decoder_mlp [17, 64] @ 26048, steps 16-16\n" +
+            "  d_decoder_tokens [5, 32] @ 320, steps 17-18\n" +
+            "  d_last_hidden_state [5, 64] @ 0, steps 18-19\n" +
+            "  d_encoder_residual [5, 64] @ 1600, steps 19-21\n" +
+            "  d_encoder_layer_norm [5, 64] @ 1920, steps 20-20\n" +
+            "  d_encoder_qkv [5, 192] @ 0, steps 20-20\n" +
+            "  d_encoder_context [5, 64] @ 2240, steps 20-20\n" +
+            "  d_encoder_mlp [5, 128] @ 960, steps 20-20\n" +
+            "  d_embeddings [16, 64] @ 0, steps 21-24\n" +
+            "  d_patches [16, 192] @ 33824, steps 13-25\n" +
             "Extra resolution 32x48 (interpolated position tables): L = 24 (4x6 grid), len_keep = 6, T = 7, decoder 25; ViTMAEModel 1.532 MFLOP, ViTMAEForPreTraining 2.835 MFLOP; arena 11488 floats per image.";
 
         /// <summary>The configuration this class was compiled from, as a runtime value (e.g. to check or create weights).</summary>
@@ -292,6 +352,109 @@ namespace Consumer
             private int Resolve(in global::ViTMAE.Compiled.Modeling.ViTMAEInputs inputs) => global::ViTMAE.Compiled.Runtime.InputCheck.Resolve(
                 inputs, s_resolutions, NumChannels, PatchSize, MaxBatch, NumHiddenLayers, NumAttentionHeads, DecoderNumHiddenLayers, DecoderNumAttentionHeads);
         }
+
+        /// <summary>The model with a training run's current parameters (they are copied: later steps do not change it).</summary>
+        /// <exception cref="global::System.ArgumentException">The parameters are another model's.</exception>
+        public static TinyWide FromParameters(global::ViTMAE.Compiled.Training.ModelParameters parameters) =>
+            new TinyWide(global::ViTMAE.Compiled.Runtime.ModelWeights.FromParameters(CheckParameters(parameters), (4, 6)));
+
+        /// <summary>
+        /// Starts a training run of ViTMAEForPreTraining from <paramref name="parameters"/> (which the trainer then owns and updates),
+        /// for batches of up to <paramref name="maxBatch"/> images; <paramref name="seed"/> seeds the masking noise drawn when a step
+        /// gives none; <paramref name="degreeOfParallelism"/> threads share each step (0: every processor).
+        /// </summary>
+        /// <exception cref="global::System.ArgumentException">The parameters are another model's, or an option is invalid.</exception>
+        /// <exception cref="global::System.NotSupportedException">The config asks for dropout (see <c>TrainingOptions.IgnoreDropout</c>), or its mask_ratio removes no patch.</exception>
+        public static Trainer CreateTrainer(global::ViTMAE.Compiled.Training.ModelParameters parameters, global::ViTMAE.Compiled.Training.TrainingOptions options, int maxBatch = 1, int seed = 0, int degreeOfParallelism = 0) =>
+            new Trainer(CheckParameters(parameters), options ?? throw new global::System.ArgumentNullException(nameof(options)), null, maxBatch, seed, degreeOfParallelism);
+
+        /// <summary>Continues a run saved by <c>TrainingSession.Save</c>: the next step is bit-identical to the uninterrupted run's.</summary>
+        /// <exception cref="global::System.IO.FileNotFoundException">The folder lacks config.json, model.safetensors or optimizer.safetensors (a saved model without optimizer state is not a run).</exception>
+        /// <exception cref="global::ViTMAE.Compiled.ViTMAEException">The folder holds another model's run, or a file is malformed (the message names it).</exception>
+        public static Trainer ResumeTraining(string folder, int maxBatch = 1, int degreeOfParallelism = 0) =>
+            new Trainer(null, null, global::ViTMAE.Compiled.Training.TrainingCheckpoint.Load(folder, WeightLayout), maxBatch, 0, degreeOfParallelism);
+
+        private static global::ViTMAE.Compiled.Training.ModelParameters CheckParameters(global::ViTMAE.Compiled.Training.ModelParameters parameters)
+        {
+            global::System.ArgumentNullException.ThrowIfNull(parameters);
+            return parameters.Catalog.Spec == CompiledSpec ? parameters : throw new global::System.ArgumentException(
+                "the parameters are of another model (" + parameters.Catalog.Spec.Describe() + "); this class is " + CompiledSpec.Describe(), nameof(parameters));
+        }
+
+        /// <summary>
+        /// A training run of TinyWide: the compiled forward and backward passes in a training arena of 56944 floats per
+        /// image, AdamW, gradient accumulation and clipping (see <see cref="ViTMAE.Compiled.Training.TrainingSession"/>). One step at a time.
+        /// </summary>
+        public sealed class Trainer : global::ViTMAE.Compiled.Training.TrainingSession
+        {
+            private readonly global::ViTMAE.Compiled.Runtime.ModelWeights _weights;
+            private readonly global::ViTMAE.Compiled.Runtime.Workspace _workspace;
+
+            internal Trainer(global::ViTMAE.Compiled.Training.ModelParameters? parameters, global::ViTMAE.Compiled.Training.TrainingOptions? options, global::ViTMAE.Compiled.Training.TrainingCheckpoint? checkpoint, int maxBatch, int seed, int degreeOfParallelism)
+                : base(parameters, options, checkpoint, seed, global::ViTMAE.Compiled.Runtime.Workspace.CheckedProduct(maxBatch, 24))
+            {
+                // The trainer's own packed copy of the parameters (re-packed after each optimizer step), with the backward packing.
+                _weights = global::ViTMAE.Compiled.Runtime.ModelWeights.FromParameters(Parameters, (4, 6));
+                _weights.EnableBackward();
+                // Attention scratch per worker: the forward's and the backward's, for every sequence.
+                int attentionScratch = global::ViTMAE.Compiled.Runtime.Workspace.Max(
+                    global::ViTMAE.Compiled.Kernels.AttentionKernel.ScratchLength(5, HeadDim),
+                    global::ViTMAE.Compiled.Kernels.AttentionKernel.BackwardScratchLength(5, HeadDim),
+                    global::ViTMAE.Compiled.Kernels.AttentionKernel.ScratchLength(17, DecoderHeadDim),
+                    global::ViTMAE.Compiled.Kernels.AttentionKernel.BackwardScratchLength(17, DecoderHeadDim),
+                    global::ViTMAE.Compiled.Kernels.AttentionKernel.ScratchLength(7, HeadDim),
+                    global::ViTMAE.Compiled.Kernels.AttentionKernel.BackwardScratchLength(7, HeadDim),
+                    global::ViTMAE.Compiled.Kernels.AttentionKernel.ScratchLength(25, DecoderHeadDim),
+                    global::ViTMAE.Compiled.Kernels.AttentionKernel.BackwardScratchLength(25, DecoderHeadDim));
+                // The weight-gradient kernel's scratch: the largest over every Linear (rows per image, out, in) at the full batch.
+                long gradientScratch = global::ViTMAE.Compiled.Runtime.Workspace.WeightGradientScratch(maxBatch, [(16, 64, 192), (5, 192, 64), (5, 64, 64), (5, 128, 64), (5, 64, 128), (5, 32, 64), (17, 96, 32), (17, 32, 32), (17, 64, 32), (17, 32, 64), (17, 192, 32), (24, 64, 192), (7, 192, 64), (7, 64, 64), (7, 128, 64), (7, 64, 128), (7, 32, 64), (25, 96, 32), (25, 32, 32), (25, 64, 32), (25, 32, 64), (25, 192, 32)]);
+                _workspace = new global::ViTMAE.Compiled.Runtime.Workspace(maxBatch, TrainingArenaFloatsPerImage, 24, attentionScratch, seed, degreeOfParallelism, gradientScratch);
+            }
+
+            /// <summary>Largest batch of a step.</summary>
+            public int MaxBatch => _workspace.MaxBatch;
+
+            /// <summary>Threads sharing each step.</summary>
+            public int DegreeOfParallelism => _workspace.Pool.DegreeOfParallelism;
+
+            /// <inheritdoc/>
+            protected override int PatchCount(in global::ViTMAE.Compiled.Modeling.ViTMAEInputs inputs) => Resolve(inputs) switch
+            {
+                0 => 16,
+                _ => 24,
+            };
+
+            /// <inheritdoc/>
+            protected override float ForwardBackward(in global::ViTMAE.Compiled.Modeling.ViTMAEInputs inputs, global::System.Span<float> pixelValuesGradient, float scale)
+            {
+                using global::ViTMAE.Compiled.Runtime.Workspace.CallScope scope = _workspace.Enter();
+                return Resolve(inputs) switch
+                {
+                    0 => global::ViTMAE.Compiled.Generated.TinyWideForward.Train<global::ViTMAE.Compiled.Generated.At32x32Training, global::ViTMAE.Compiled.Generated.At32x32EncoderTraining, global::ViTMAE.Compiled.Generated.At32x32DecoderTraining>(_weights, GradientViews, _workspace, inputs, pixelValuesGradient, scale),
+                    _ => global::ViTMAE.Compiled.Generated.TinyWideForward.Train<global::ViTMAE.Compiled.Generated.At32x48Training, global::ViTMAE.Compiled.Generated.At32x48EncoderTraining, global::ViTMAE.Compiled.Generated.At32x48DecoderTraining>(_weights, GradientViews, _workspace, inputs, pixelValuesGradient, scale),
+                };
+            }
+
+            /// <inheritdoc/>
+            protected override float ForwardLoss(in global::ViTMAE.Compiled.Modeling.ViTMAEInputs inputs)
+            {
+                using global::ViTMAE.Compiled.Runtime.Workspace.CallScope scope = _workspace.Enter();
+                return Resolve(inputs) switch
+                {
+                    0 => global::ViTMAE.Compiled.Generated.TinyWideForward.PreTraining<global::ViTMAE.Compiled.Generated.At32x32Training, global::ViTMAE.Compiled.Generated.At32x32EncoderTraining, global::ViTMAE.Compiled.Generated.At32x32DecoderTraining>(_weights, _workspace, inputs).Loss,
+                    _ => global::ViTMAE.Compiled.Generated.TinyWideForward.PreTraining<global::ViTMAE.Compiled.Generated.At32x48Training, global::ViTMAE.Compiled.Generated.At32x48EncoderTraining, global::ViTMAE.Compiled.Generated.At32x48DecoderTraining>(_weights, _workspace, inputs).Loss,
+                };
+            }
+
+            /// <inheritdoc/>
+            protected override void RefreshWeights() => _weights.Refresh(Parameters);
+
+            /// <inheritdoc/>
+            protected override void Dispose(bool disposing) => _workspace.Dispose();
+
+            private int Resolve(in global::ViTMAE.Compiled.Modeling.ViTMAEInputs inputs) => global::ViTMAE.Compiled.Runtime.InputCheck.Resolve(
+                inputs, s_resolutions, NumChannels, PatchSize, MaxBatch, NumHiddenLayers, NumAttentionHeads, DecoderNumHiddenLayers, DecoderNumAttentionHeads);
+        }
     }
 }
 
@@ -341,7 +504,7 @@ namespace ViTMAE.Compiled.Generated
         public static int DPatchesOffset => 0; // (training only)
     }
 
-    /// <summary>32x32 px for training: the training arena (37648 floats per image), where the backward pass finds what it needs.</summary>
+    /// <summary>32x32 px for training: the training arena (37840 floats per image), where the backward pass finds what it needs.</summary>
     file readonly struct At32x32Training : IResolutionShape
     {
         public static int Index => 0;
@@ -361,21 +524,21 @@ namespace ViTMAE.Compiled.Generated
         public static float Eps => 1E-12f;
         public static bool NormPixLoss => false;
         public static bool Training => true;
-        public static int PatchesOffset => 24416; // patches [16, 192], steps 0-24
+        public static int PatchesOffset => 27680; // patches [16, 192], steps 0-24
         public static int EmbeddingsOffset => 0; // embeddings [16, 64], steps 1-4
-        public static int MaskOffset => 37616; // mask [16, 1], steps 3-13
-        public static int LastHiddenStateOffset => 37248; // last_hidden_state [5, 64], steps 6-18
-        public static int DecoderTokensOffset => 27488; // decoder_tokens [5, 32], steps 7-8
-        public static int DecoderNormOffset => 36704; // decoder_norm [17, 32], steps 10-14
-        public static int LogitsOffset => 27488; // logits [16, 192], steps 11-13
-        public static int FinalStatsOffset => 37632; // final_stats [5, 2], steps 6-19
-        public static int DecoderNormStatsOffset => 37568; // decoder_norm_stats [17, 2], steps 10-15
-        public static int DLogitsOffset => 30560; // d_logits [16, 192], steps 13-14
-        public static int DDecoderNormOffset => 27488; // d_decoder_norm [17, 32], steps 14-15
+        public static int MaskOffset => 37808; // mask [16, 1], steps 3-13
+        public static int LastHiddenStateOffset => 37440; // last_hidden_state [5, 64], steps 6-18
+        public static int DecoderTokensOffset => 24416; // decoder_tokens [5, 32], steps 7-8
+        public static int DecoderNormOffset => 36896; // decoder_norm [17, 32], steps 10-14
+        public static int LogitsOffset => 30752; // logits [16, 192], steps 11-13
+        public static int FinalStatsOffset => 37824; // final_stats [5, 2], steps 6-19
+        public static int DecoderNormStatsOffset => 37760; // decoder_norm_stats [17, 2], steps 10-15
+        public static int DLogitsOffset => 24416; // d_logits [17, 192], steps 13-14
+        public static int DDecoderNormOffset => 30752; // d_decoder_norm [17, 32], steps 14-15
         public static int DDecoderTokensOffset => 320; // d_decoder_tokens [5, 32], steps 17-18
         public static int DLastHiddenStateOffset => 0; // d_last_hidden_state [5, 64], steps 18-19
         public static int DEmbeddingsOffset => 0; // d_embeddings [16, 64], steps 21-24
-        public static int DPatchesOffset => 33632; // d_patches [16, 192], steps 13-25
+        public static int DPatchesOffset => 33824; // d_patches [16, 192], steps 13-25
     }
 
     /// <summary>The encoder layers at 32x32 px: [5, 64], 4 heads, MLP 128.</summary>
@@ -491,11 +654,11 @@ namespace ViTMAE.Compiled.Generated
         public static int Stats2Offset => 5024;
         public static int PreOffset => 5616;
         public static int PostOffset => 6704;
-        public static int ResidualGradOffset => 28032;
-        public static int NormGradOffset => 2720;
-        public static int QkvGradOffset => 0;
-        public static int ContextGradOffset => 3264;
-        public static int MlpGradOffset => 1632;
+        public static int ResidualGradOffset => 27136;
+        public static int NormGradOffset => 30752;
+        public static int QkvGradOffset => 24416;
+        public static int ContextGradOffset => 31296;
+        public static int MlpGradOffset => 26048;
     }
 
     /// <summary>
@@ -537,7 +700,7 @@ namespace ViTMAE.Compiled.Generated
         public static int DPatchesOffset => 0; // (training only)
     }
 
-    /// <summary>32x48 px for training: the training arena (56752 floats per image), where the backward pass finds what it needs.</summary>
+    /// <summary>32x48 px for training: the training arena (56944 floats per image), where the backward pass finds what it needs.</summary>
     file readonly struct At32x48Training : IResolutionShape
     {
         public static int Index => 1;
@@ -557,21 +720,21 @@ namespace ViTMAE.Compiled.Generated
         public static float Eps => 1E-12f;
         public static bool NormPixLoss => false;
         public static bool Training => true;
-        public static int PatchesOffset => 36960; // patches [24, 192], steps 0-24
+        public static int PatchesOffset => 41760; // patches [24, 192], steps 0-24
         public static int EmbeddingsOffset => 0; // embeddings [24, 64], steps 1-4
-        public static int MaskOffset => 56704; // mask [24, 1], steps 3-13
-        public static int LastHiddenStateOffset => 56192; // last_hidden_state [7, 64], steps 6-18
-        public static int DecoderTokensOffset => 41568; // decoder_tokens [7, 32], steps 7-8
-        public static int DecoderNormOffset => 55392; // decoder_norm [25, 32], steps 10-14
-        public static int LogitsOffset => 41568; // logits [24, 192], steps 11-13
-        public static int FinalStatsOffset => 56736; // final_stats [7, 2], steps 6-19
-        public static int DecoderNormStatsOffset => 56640; // decoder_norm_stats [25, 2], steps 10-15
-        public static int DLogitsOffset => 46176; // d_logits [24, 192], steps 13-14
-        public static int DDecoderNormOffset => 41568; // d_decoder_norm [25, 32], steps 14-15
+        public static int MaskOffset => 56896; // mask [24, 1], steps 3-13
+        public static int LastHiddenStateOffset => 56384; // last_hidden_state [7, 64], steps 6-18
+        public static int DecoderTokensOffset => 36960; // decoder_tokens [7, 32], steps 7-8
+        public static int DecoderNormOffset => 55584; // decoder_norm [25, 32], steps 10-14
+        public static int LogitsOffset => 46368; // logits [24, 192], steps 11-13
+        public static int FinalStatsOffset => 56928; // final_stats [7, 2], steps 6-19
+        public static int DecoderNormStatsOffset => 56832; // decoder_norm_stats [25, 2], steps 10-15
+        public static int DLogitsOffset => 36960; // d_logits [25, 192], steps 13-14
+        public static int DDecoderNormOffset => 46368; // d_decoder_norm [25, 32], steps 14-15
         public static int DDecoderTokensOffset => 448; // d_decoder_tokens [7, 32], steps 17-18
         public static int DLastHiddenStateOffset => 0; // d_last_hidden_state [7, 64], steps 18-19
         public static int DEmbeddingsOffset => 0; // d_embeddings [24, 64], steps 21-24
-        public static int DPatchesOffset => 50784; // d_patches [24, 192], steps 13-25
+        public static int DPatchesOffset => 50976; // d_patches [24, 192], steps 13-25
     }
 
     /// <summary>The encoder layers at 32x48 px: [7, 64], 4 heads, MLP 128.</summary>
@@ -687,11 +850,11 @@ namespace ViTMAE.Compiled.Generated
         public static int Stats2Offset => 8176;
         public static int PreOffset => 9040;
         public static int PostOffset => 10640;
-        public static int ResidualGradOffset => 42368;
-        public static int NormGradOffset => 4000;
-        public static int QkvGradOffset => 0;
-        public static int ContextGradOffset => 4800;
-        public static int MlpGradOffset => 2400;
+        public static int ResidualGradOffset => 40960;
+        public static int NormGradOffset => 46368;
+        public static int QkvGradOffset => 36960;
+        public static int ContextGradOffset => 47168;
+        public static int MlpGradOffset => 39360;
     }
 
     /// <summary>
@@ -756,7 +919,7 @@ namespace ViTMAE.Compiled.Generated
             // layernorm: [5, 64]
             Span<float> encoderOutput = ws.Buffer(E.XOffset + (R.Layers * E.Stride), R.Tokens * R.Hidden, batch);
             Span<float> finalStats = R.Training ? ws.Buffer(R.FinalStatsOffset, R.Tokens * 2, batch) : default;
-            LayerNormKernel.Forward(encoderOutput, m.NormWeight, m.NormBias, lastHiddenState, finalStats, batch * R.Tokens, R.Hidden, R.Eps, ws.Pool);
+            Blocks.LayerNorm(encoderOutput, m.NormWeight, m.NormBias, lastHiddenState, finalStats, batch * R.Tokens, R.Hidden, R.Eps, ws.Pool);
 
             return new ViTMAEModelOutput(
                 new TensorView(lastHiddenState, new TensorShape(batch, R.Tokens, R.Hidden)),
@@ -804,7 +967,7 @@ namespace ViTMAE.Compiled.Generated
             // decoder_norm: [17, 32]
             Span<float> decoderOutput = ws.Buffer(D.XOffset + (R.DecoderLayers * D.Stride), R.DecoderTokens * R.DecoderHidden, batch);
             Span<float> decoderNormStats = R.Training ? ws.Buffer(R.DecoderNormStatsOffset, R.DecoderTokens * 2, batch) : default;
-            LayerNormKernel.Forward(decoderOutput, m.DecoderNormWeight!, m.DecoderNormBias!, decoderNorm, decoderNormStats, batch * R.DecoderTokens, R.DecoderHidden, R.Eps, ws.Pool);
+            Blocks.LayerNorm(decoderOutput, m.DecoderNormWeight!, m.DecoderNormBias!, decoderNorm, decoderNormStats, batch * R.DecoderTokens, R.DecoderHidden, R.Eps, ws.Pool);
 
             // decoder_pred: [16, 32] x [32 -> 192], bias, CLS row skipped
             for (int b = 0; b < batch; b++)
@@ -833,7 +996,7 @@ namespace ViTMAE.Compiled.Generated
             int rows = batch * L.Tokens;
 
             // layernorm_before: encoder [5, 64]; decoder [17, 32]
-            LayerNormKernel.Forward(b.X, w.LayerNormBeforeWeight, w.LayerNormBeforeBias, b.Norm1, b.Stats1, rows, L.Hidden, L.Eps, ws.Pool);
+            Blocks.LayerNorm(b.X, w.LayerNormBeforeWeight, w.LayerNormBeforeBias, b.Norm1, b.Stats1, rows, L.Hidden, L.Eps, ws.Pool);
 
             // qkv: encoder [5, 64] x [64 -> 192], bias, query|key|value fused; decoder [17, 32] x [32 -> 96], bias, query|key|value fused
             w.Qkv.Forward(b.Norm1, b.Qkv, rows, pool: ws.Pool);
@@ -851,7 +1014,7 @@ namespace ViTMAE.Compiled.Generated
             w.AttentionOutput.Forward(b.Context, b.XMid, rows, Epilogue.Accumulate, pool: ws.Pool);
 
             // layernorm_after: encoder [5, 64]; decoder [17, 32]
-            LayerNormKernel.Forward(b.XMid, w.LayerNormAfterWeight, w.LayerNormAfterBias, b.Norm2, b.Stats2, rows, L.Hidden, L.Eps, ws.Pool);
+            Blocks.LayerNorm(b.XMid, w.LayerNormAfterWeight, w.LayerNormAfterBias, b.Norm2, b.Stats2, rows, L.Hidden, L.Eps, ws.Pool);
 
             // intermediate: encoder [5, 64] x [64 -> 128], bias + gelu; decoder [17, 32] x [32 -> 64], bias + gelu
             if (L.Training)
@@ -867,6 +1030,153 @@ namespace ViTMAE.Compiled.Generated
             // output: encoder [5, 128] x [128 -> 64], bias + residual; decoder [17, 64] x [64 -> 32], bias + residual
             if (L.Training) b.XMid.CopyTo(b.Output); // the next layer's x
             w.Output.Forward(b.Post, b.Output, rows, Epilogue.Accumulate, pool: ws.Pool);
+        }
+
+        /// <summary>A training step's passes: the forward at the training shapes (keeping what the backward reads), then the backward.</summary>
+        internal static float Train<R, E, D>(ModelWeights m, ModelGradients g, Workspace ws, in ViTMAEInputs inputs, Span<float> pixelValuesGradient, float scale)
+            where R : struct, IResolutionShape where E : struct, ILayerShape where D : struct, ILayerShape
+        {
+            float loss = PreTraining<R, E, D>(m, ws, inputs).Loss;
+            Backward<R, E, D>(m, g, ws, inputs, pixelValuesGradient, scale);
+            return loss;
+        }
+
+        /// <summary>
+        /// The backward pass of ViTMAEForPreTraining: the forward's steps in reverse, each reading what its forward kept in the
+        /// training arena. Parameter gradients (times <paramref name="scale"/>) are added to <paramref name="g"/>; d pixel_values
+        /// is written when <paramref name="pixelValuesGradient"/> is not empty.
+        /// </summary>
+        private static void Backward<R, E, D>(ModelWeights m, ModelGradients g, Workspace ws, in ViTMAEInputs inputs, Span<float> pixelValuesGradient, float scale)
+            where R : struct, IResolutionShape where E : struct, ILayerShape where D : struct, ILayerShape
+        {
+            int batch = inputs.Batch;
+            int pixelsPerImage = R.Channels * R.Height * R.Width;
+            Span<float> scratch = ws.GradientScratch;
+            Span<float> patches = ws.Buffer(R.PatchesOffset, R.Patches * R.PatchDim, batch);
+            Span<float> mask = ws.Buffer(R.MaskOffset, R.Patches, batch);
+            Span<float> lastHiddenState = ws.Buffer(R.LastHiddenStateOffset, R.Tokens * R.Hidden, batch);
+            Span<float> decoderNorm = ws.Buffer(R.DecoderNormOffset, R.DecoderTokens * R.DecoderHidden, batch);
+            Span<float> logits = ws.Buffer(R.LogitsOffset, R.Patches * R.PatchDim, batch);
+            Span<float> finalStats = ws.Buffer(R.FinalStatsOffset, R.Tokens * 2, batch);
+            Span<float> decoderNormStats = ws.Buffer(R.DecoderNormStatsOffset, R.DecoderTokens * 2, batch);
+            Span<float> encoderOutput = ws.Buffer(E.XOffset + (R.Layers * E.Stride), R.Tokens * R.Hidden, batch);
+            Span<float> decoderOutput = ws.Buffer(D.XOffset + (R.DecoderLayers * D.Stride), R.DecoderTokens * R.DecoderHidden, batch);
+            Span<float> dLogits = ws.Buffer(R.DLogitsOffset, R.DecoderTokens * R.PatchDim, batch); // decoder rows; CLS rows zero
+            Span<float> dDecoderNorm = ws.Buffer(R.DDecoderNormOffset, R.DecoderTokens * R.DecoderHidden, batch);
+            Span<float> dDecoderTokens = ws.Buffer(R.DDecoderTokensOffset, R.Tokens * R.DecoderHidden, batch);
+            Span<float> dLastHiddenState = ws.Buffer(R.DLastHiddenStateOffset, R.Tokens * R.Hidden, batch);
+            Span<float> dEmbeddings = ws.Buffer(R.DEmbeddingsOffset, R.Patches * R.Hidden, batch);
+            Span<float> dPatches = pixelValuesGradient.IsEmpty ? default : ws.Buffer(R.DPatchesOffset, R.Patches * R.PatchDim, batch);
+            Span<float> dDecoderHidden = ws.Buffer(D.ResidualGradOffset, R.DecoderTokens * R.DecoderHidden, batch);
+            Span<float> dHidden = ws.Buffer(E.ResidualGradOffset, R.Tokens * R.Hidden, batch);
+
+            // loss backward: MSE over [16, 192], mean over removed patches
+            Blocks.PixelLossBackward(patches, logits, mask, dLogits, dPatches, R.Patches, R.PatchDim, R.NormPixLoss, scale);
+
+            // decoder_pred backward: [16, 32] x [32 -> 192], bias, CLS row skipped
+            // (over every decoder row: dLogits' CLS rows are zero, so the CLS row gets no gradient and the sums nothing)
+            m.DecoderPred!.BackwardInput(dLogits, dDecoderNorm, batch * R.DecoderTokens, pool: ws.Pool);
+            GradientKernels.WeightGradient(dLogits, R.PatchDim, decoderNorm, g.DecoderPredWeight.Span, g.DecoderPredBias.Span, batch * R.DecoderTokens, R.PatchDim, R.DecoderHidden, scratch, ws.Pool);
+
+            // decoder_norm backward: [17, 32]
+            LayerNormKernel.Backward(dDecoderNorm, decoderOutput, m.DecoderNormWeight!, decoderNormStats, dDecoderHidden, g.DecoderNormWeight.Span, g.DecoderNormBias.Span, batch * R.DecoderTokens, R.DecoderHidden, accumulate: false, ws.Pool);
+
+            // decoder backward: 2 layers of [17, 32]
+            for (int layer = R.DecoderLayers - 1; layer >= 0; layer--)
+            {
+                LayerBackward<D>(m.Decoder[layer], g.Decoder[layer], ws, batch, layer, InputCheck.LayerHeadMask(inputs.DecoderHeadMask, layer, D.Heads));
+            }
+
+            // unshuffle backward: mask tokens + unshuffle + positions -> [17, 32]
+            for (int b = 0; b < batch; b++)
+            {
+                Blocks.UnshuffleBackward(dDecoderHidden.Slice(b * R.DecoderTokens * R.DecoderHidden, R.DecoderTokens * R.DecoderHidden), ws.Restore(b, R.Patches), dDecoderTokens.Slice(b * R.Tokens * R.DecoderHidden, R.Tokens * R.DecoderHidden), g.MaskToken.Span, R.Kept);
+            }
+
+            // decoder_embed backward: [5, 64] x [64 -> 32], bias
+            m.DecoderEmbed!.BackwardInput(dDecoderTokens, dLastHiddenState, batch * R.Tokens, pool: ws.Pool);
+            GradientKernels.WeightGradient(dDecoderTokens, R.DecoderHidden, lastHiddenState, g.DecoderEmbedWeight.Span, g.DecoderEmbedBias.Span, batch * R.Tokens, R.DecoderHidden, R.Hidden, scratch, ws.Pool);
+
+            // layernorm backward: [5, 64]
+            LayerNormKernel.Backward(dLastHiddenState, encoderOutput, m.NormWeight, finalStats, dHidden, g.NormWeight.Span, g.NormBias.Span, batch * R.Tokens, R.Hidden, accumulate: false, ws.Pool);
+
+            // encoder backward: 2 layers of [5, 64]
+            for (int layer = R.Layers - 1; layer >= 0; layer--)
+            {
+                LayerBackward<E>(m.Encoder[layer], g.Encoder[layer], ws, batch, layer, InputCheck.LayerHeadMask(inputs.HeadMask, layer, E.Heads));
+            }
+
+            // gather_kept backward: CLS + kept -> [5, 64]
+            for (int b = 0; b < batch; b++)
+            {
+                Blocks.GatherKeptBackward(dHidden.Slice(b * R.Tokens * R.Hidden, R.Tokens * R.Hidden), ws.Shuffle(b, R.Patches), dEmbeddings.Slice(b * R.Patches * R.Hidden, R.Patches * R.Hidden), g.ClsToken.Span, R.Kept);
+            }
+
+            // random_masking backward: keep 4 of 16 patches (lowest noise first)
+            // (no gradient: the noise and the permutation are inputs)
+
+            // position_embeddings backward: [16, 64] += positions[1:]
+            // (the position table is frozen, as in Hugging Face: the gradient passes through to the patch embeddings)
+
+            // patch_embeddings backward: [16, 192] x [192 -> 64], bias, the stride-8 convolution
+            GradientKernels.WeightGradient(dEmbeddings, R.Hidden, patches, g.PatchEmbeddingWeight.Span, g.PatchEmbeddingBias.Span, batch * R.Patches, R.Hidden, R.PatchDim, scratch, ws.Pool);
+            g.FlushPatchWeight(); // patch order -> the convolution's [D, C, p, p]
+            if (!pixelValuesGradient.IsEmpty)
+            {
+                m.PatchEmbedding.BackwardInput(dEmbeddings, dPatches, batch * R.Patches, accumulate: true, pool: ws.Pool); // + the loss target's share
+            }
+
+            // patchify backward: pixels -> [16, 192]
+            if (!pixelValuesGradient.IsEmpty)
+            {
+                for (int b = 0; b < batch; b++)
+                {
+                    Patches.Unpatchify(dPatches.Slice(b * R.Patches * R.PatchDim, R.Patches * R.PatchDim), pixelValuesGradient.Slice(b * pixelsPerImage, pixelsPerImage), R.Channels, R.Height, R.Width, R.PatchSize);
+                }
+            }
+        }
+
+        /// <summary>The backward of one pre-LN layer (encoder or decoder) of a training forward: gradients added to <paramref name="g"/>.</summary>
+        private static void LayerBackward<L>(TransformerLayerWeights w, TransformerLayerGradients g, Workspace ws, int batch, int layer, ReadOnlySpan<float> headMask)
+            where L : struct, ILayerShape
+        {
+            LayerBuffers b = LayerBuffers.Bind<L>(ws, batch, layer);
+            LayerGradientBuffers d = LayerGradientBuffers.Bind<L>(ws, batch);
+            int rows = batch * L.Tokens;
+            Span<float> scratch = ws.GradientScratch;
+
+            // output backward: encoder [5, 128] x [128 -> 64], bias + residual; decoder [17, 64] x [64 -> 32], bias + residual
+            w.Output.BackwardInput(d.Residual, d.Mlp, rows, pool: ws.Pool);
+            GradientKernels.WeightGradient(d.Residual, L.Hidden, b.Post, g.OutputWeight.Span, g.OutputBias.Span, rows, L.Hidden, L.Intermediate, scratch, ws.Pool);
+
+            // intermediate backward: encoder [5, 64] x [64 -> 128], bias + gelu; decoder [17, 32] x [32 -> 64], bias + gelu
+            Activations.Backward(L.Activation, b.Pre, d.Mlp, d.Mlp);
+            w.Intermediate.BackwardInput(d.Mlp, d.Norm, rows, pool: ws.Pool);
+            GradientKernels.WeightGradient(d.Mlp, L.Intermediate, b.Norm2, g.IntermediateWeight.Span, g.IntermediateBias.Span, rows, L.Intermediate, L.Hidden, scratch, ws.Pool);
+
+            // layernorm_after backward: encoder [5, 64]; decoder [17, 32]
+            LayerNormKernel.Backward(d.Norm, b.XMid, w.LayerNormAfterWeight, b.Stats2, d.Residual, g.LayerNormAfterWeight.Span, g.LayerNormAfterBias.Span, rows, L.Hidden, accumulate: true, ws.Pool);
+
+            // attention.output backward: encoder [5, 64] x [64 -> 64], bias + residual; decoder [17, 32] x [32 -> 32], bias + residual
+            w.AttentionOutput.BackwardInput(d.Residual, d.Context, rows, pool: ws.Pool);
+            GradientKernels.WeightGradient(d.Residual, L.Hidden, b.Context, g.AttentionOutputWeight.Span, g.AttentionOutputBias.Span, rows, L.Hidden, L.Hidden, scratch, ws.Pool);
+
+            // attention backward: encoder 4 heads x [5, 16] x [16, 5] scores, softmax, x [5, 16]; decoder 4 heads x [17, 8] x [8, 17] scores, softmax, x [17, 8]
+            for (int i = 0; i < batch; i++)
+            {
+                int qkv = L.Tokens * 3 * L.Hidden, context = L.Tokens * L.Hidden, probs = L.Heads * L.Tokens * L.Tokens;
+                AttentionKernel.Backward(b.Qkv.Slice(i * qkv, qkv), b.Probs.Slice(i * probs, probs), headMask, d.Context.Slice(i * context, context), d.Qkv.Slice(i * qkv, qkv),
+                    L.Tokens, L.Heads, L.HeadDim, ws.AttentionScratch, ws.Pool);
+            }
+
+            // qkv backward: encoder [5, 64] x [64 -> 192], bias, query|key|value fused; decoder [17, 32] x [32 -> 96], bias, query|key|value fused
+            w.Qkv.BackwardInput(d.Qkv, d.Norm, rows, pool: ws.Pool);
+            GradientKernels.WeightGradient(d.Qkv, 3 * L.Hidden, b.Norm1, g.QueryWeight.Span, g.QueryBias.Span, rows, L.Hidden, L.Hidden, scratch, ws.Pool);
+            GradientKernels.WeightGradient(d.Qkv.Slice(L.Hidden), 3 * L.Hidden, b.Norm1, g.KeyWeight.Span, g.KeyBias.Span, rows, L.Hidden, L.Hidden, scratch, ws.Pool);
+            GradientKernels.WeightGradient(d.Qkv.Slice(2 * L.Hidden), 3 * L.Hidden, b.Norm1, g.ValueWeight.Span, g.ValueBias.Span, rows, L.Hidden, L.Hidden, scratch, ws.Pool);
+
+            // layernorm_before backward: encoder [5, 64]; decoder [17, 32]
+            LayerNormKernel.Backward(d.Norm, b.X, w.LayerNormBeforeWeight, b.Stats1, d.Residual, g.LayerNormBeforeWeight.Span, g.LayerNormBeforeBias.Span, rows, L.Hidden, accumulate: true, ws.Pool);
         }
     }
 }

@@ -58,6 +58,34 @@ namespace Consumer.Models
     /// <para>  decoder_mlp [197, 2048] @ 0, steps 9-9</para>
     /// <para>  decoder_norm [197, 512] @ 150528, steps 10-11</para>
     /// <para>  logits [196, 768] @ 0, steps 11-12</para>
+    /// <para>Training step per image: forward 19.561 GFLOP + backward 38.892 GFLOP = 58.453 GFLOP (pixel gradients add 231.211 MFLOP). Training arena: 27107504 floats (105888.7 KiB) per image; one block per layer (encoder 644624, decoder 2235568 floats) keeps what the backward pass reads. Buffers (per image: shape @ offset, live steps of forward 0-12 then backward 13-25):</para>
+    /// <para>  patches [196, 768] @ 26465344, steps 0-24</para>
+    /// <para>  embeddings [196, 768] @ 0, steps 1-4</para>
+    /// <para>  mask [196, 1] @ 26162384, steps 3-13</para>
+    /// <para>  encoder_layers [1, 7773888] @ 17985408, steps 4-20</para>
+    /// <para>  final_stats [50, 2] @ 27107392, steps 6-19</para>
+    /// <para>  last_hidden_state [50, 768] @ 27068992, steps 6-18</para>
+    /// <para>  decoder_tokens [50, 512] @ 25759296, steps 7-8</para>
+    /// <para>  decoder_layers [1, 17985408] @ 0, steps 8-16</para>
+    /// <para>  decoder_norm [197, 512] @ 26061120, steps 10-14</para>
+    /// <para>  decoder_norm_stats [197, 2] @ 26161984, steps 10-15</para>
+    /// <para>  logits [196, 768] @ 25910592, steps 11-13</para>
+    /// <para>  d_logits [197, 768] @ 25759296, steps 13-14</para>
+    /// <para>  d_decoder_norm [197, 512] @ 25910592, steps 14-15</para>
+    /// <para>  d_decoder_residual [197, 512] @ 26766400, steps 15-17</para>
+    /// <para>  d_decoder_layer_norm [197, 512] @ 26867264, steps 16-16</para>
+    /// <para>  d_decoder_qkv [197, 1536] @ 26162752, steps 16-16</para>
+    /// <para>  d_decoder_context [197, 512] @ 26968128, steps 16-16</para>
+    /// <para>  d_decoder_mlp [197, 2048] @ 25759296, steps 16-16</para>
+    /// <para>  d_decoder_tokens [50, 512] @ 38400, steps 17-18</para>
+    /// <para>  d_last_hidden_state [50, 768] @ 0, steps 18-19</para>
+    /// <para>  d_encoder_residual [50, 768] @ 268800, steps 19-21</para>
+    /// <para>  d_encoder_layer_norm [50, 768] @ 307200, steps 20-20</para>
+    /// <para>  d_encoder_qkv [50, 2304] @ 153600, steps 20-20</para>
+    /// <para>  d_encoder_context [50, 768] @ 345600, steps 20-20</para>
+    /// <para>  d_encoder_mlp [50, 3072] @ 0, steps 20-20</para>
+    /// <para>  d_embeddings [196, 768] @ 0, steps 21-24</para>
+    /// <para>  d_patches [196, 768] @ 26615872, steps 13-25</para>
     /// </remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("ViTMAE.Compiled.Generator", "0.1.0")]
     public sealed partial class VitMaeBase : global::ViTMAE.Compiled.Modeling.IViTMAEModel
@@ -125,6 +153,10 @@ namespace Consumer.Models
         public const long PreTrainingFlopsPerImage = 19561480192L;
         /// <summary>Floats of activation memory per image in a session's arena (enough for every compiled resolution).</summary>
         public const int ArenaFloatsPerImage = 1197776;
+        /// <summary>FLOPs of a training step (forward + backward, without pixel gradients) for one image.</summary>
+        public const long TrainingFlopsPerImage = 58453229568L;
+        /// <summary>Floats of memory per image in a trainer's arena: kept activations and gradients (every compiled resolution).</summary>
+        public const int TrainingArenaFloatsPerImage = 27107504;
 
         /// <summary>The build-time plan in words: tokens, GEMMs, FLOPs and the buffer table.</summary>
         public const string PlanSummary =
@@ -175,7 +207,35 @@ namespace Consumer.Models
             "  decoder_context [197, 512] @ 1058304, steps 9-9\n" +
             "  decoder_mlp [197, 2048] @ 0, steps 9-9\n" +
             "  decoder_norm [197, 512] @ 150528, steps 10-11\n" +
-            "  logits [196, 768] @ 0, steps 11-12";
+            "  logits [196, 768] @ 0, steps 11-12\n" +
+            "Training step per image: forward 19.561 GFLOP + backward 38.892 GFLOP = 58.453 GFLOP (pixel gradients add 231.211 MFLOP). Training arena: 27107504 floats (105888.7 KiB) per image; one block per layer (encoder 644624, decoder 2235568 floats) keeps what the backward pass reads. Buffers (per image: shape @ offset, live steps of forward 0-12 then backward 13-25):\n" +
+            "  patches [196, 768] @ 26465344, steps 0-24\n" +
+            "  embeddings [196, 768] @ 0, steps 1-4\n" +
+            "  mask [196, 1] @ 26162384, steps 3-13\n" +
+            "  encoder_layers [1, 7773888] @ 17985408, steps 4-20\n" +
+            "  final_stats [50, 2] @ 27107392, steps 6-19\n" +
+            "  last_hidden_state [50, 768] @ 27068992, steps 6-18\n" +
+            "  decoder_tokens [50, 512] @ 25759296, steps 7-8\n" +
+            "  decoder_layers [1, 17985408] @ 0, steps 8-16\n" +
+            "  decoder_norm [197, 512] @ 26061120, steps 10-14\n" +
+            "  decoder_norm_stats [197, 2] @ 26161984, steps 10-15\n" +
+            "  logits [196, 768] @ 25910592, steps 11-13\n" +
+            "  d_logits [197, 768] @ 25759296, steps 13-14\n" +
+            "  d_decoder_norm [197, 512] @ 25910592, steps 14-15\n" +
+            "  d_decoder_residual [197, 512] @ 26766400, steps 15-17\n" +
+            "  d_decoder_layer_norm [197, 512] @ 26867264, steps 16-16\n" +
+            "  d_decoder_qkv [197, 1536] @ 26162752, steps 16-16\n" +
+            "  d_decoder_context [197, 512] @ 26968128, steps 16-16\n" +
+            "  d_decoder_mlp [197, 2048] @ 25759296, steps 16-16\n" +
+            "  d_decoder_tokens [50, 512] @ 38400, steps 17-18\n" +
+            "  d_last_hidden_state [50, 768] @ 0, steps 18-19\n" +
+            "  d_encoder_residual [50, 768] @ 268800, steps 19-21\n" +
+            "  d_encoder_layer_norm [50, 768] @ 307200, steps 20-20\n" +
+            "  d_encoder_qkv [50, 2304] @ 153600, steps 20-20\n" +
+            "  d_encoder_context [50, 768] @ 345600, steps 20-20\n" +
+            "  d_encoder_mlp [50, 3072] @ 0, steps 20-20\n" +
+            "  d_embeddings [196, 768] @ 0, steps 21-24\n" +
+            "  d_patches [196, 768] @ 26615872, steps 13-25";
 
         /// <summary>The configuration this class was compiled from, as a runtime value (e.g. to check or create weights).</summary>
         public static global::ViTMAE.Compiled.Configuration.ViTMAESpec CompiledSpec { get; } = new global::ViTMAE.Compiled.Configuration.ViTMAESpec
@@ -284,6 +344,97 @@ namespace Consumer.Models
             private int Resolve(in global::ViTMAE.Compiled.Modeling.ViTMAEInputs inputs) => global::ViTMAE.Compiled.Runtime.InputCheck.Resolve(
                 inputs, s_resolutions, NumChannels, PatchSize, MaxBatch, NumHiddenLayers, NumAttentionHeads, DecoderNumHiddenLayers, DecoderNumAttentionHeads);
         }
+
+        /// <summary>The model with a training run's current parameters (they are copied: later steps do not change it).</summary>
+        /// <exception cref="global::System.ArgumentException">The parameters are another model's.</exception>
+        public static VitMaeBase FromParameters(global::ViTMAE.Compiled.Training.ModelParameters parameters) =>
+            new VitMaeBase(global::ViTMAE.Compiled.Runtime.ModelWeights.FromParameters(CheckParameters(parameters)));
+
+        /// <summary>
+        /// Starts a training run of ViTMAEForPreTraining from <paramref name="parameters"/> (which the trainer then owns and updates),
+        /// for batches of up to <paramref name="maxBatch"/> images; <paramref name="seed"/> seeds the masking noise drawn when a step
+        /// gives none; <paramref name="degreeOfParallelism"/> threads share each step (0: every processor).
+        /// </summary>
+        /// <exception cref="global::System.ArgumentException">The parameters are another model's, or an option is invalid.</exception>
+        /// <exception cref="global::System.NotSupportedException">The config asks for dropout (see <c>TrainingOptions.IgnoreDropout</c>), or its mask_ratio removes no patch.</exception>
+        public static Trainer CreateTrainer(global::ViTMAE.Compiled.Training.ModelParameters parameters, global::ViTMAE.Compiled.Training.TrainingOptions options, int maxBatch = 1, int seed = 0, int degreeOfParallelism = 0) =>
+            new Trainer(CheckParameters(parameters), options ?? throw new global::System.ArgumentNullException(nameof(options)), null, maxBatch, seed, degreeOfParallelism);
+
+        /// <summary>Continues a run saved by <c>TrainingSession.Save</c>: the next step is bit-identical to the uninterrupted run's.</summary>
+        /// <exception cref="global::System.IO.FileNotFoundException">The folder lacks config.json, model.safetensors or optimizer.safetensors (a saved model without optimizer state is not a run).</exception>
+        /// <exception cref="global::ViTMAE.Compiled.ViTMAEException">The folder holds another model's run, or a file is malformed (the message names it).</exception>
+        public static Trainer ResumeTraining(string folder, int maxBatch = 1, int degreeOfParallelism = 0) =>
+            new Trainer(null, null, global::ViTMAE.Compiled.Training.TrainingCheckpoint.Load(folder, WeightLayout), maxBatch, 0, degreeOfParallelism);
+
+        private static global::ViTMAE.Compiled.Training.ModelParameters CheckParameters(global::ViTMAE.Compiled.Training.ModelParameters parameters)
+        {
+            global::System.ArgumentNullException.ThrowIfNull(parameters);
+            return parameters.Catalog.Spec == CompiledSpec ? parameters : throw new global::System.ArgumentException(
+                "the parameters are of another model (" + parameters.Catalog.Spec.Describe() + "); this class is " + CompiledSpec.Describe(), nameof(parameters));
+        }
+
+        /// <summary>
+        /// A training run of VitMaeBase: the compiled forward and backward passes in a training arena of 27107504 floats per
+        /// image, AdamW, gradient accumulation and clipping (see <see cref="ViTMAE.Compiled.Training.TrainingSession"/>). One step at a time.
+        /// </summary>
+        public sealed class Trainer : global::ViTMAE.Compiled.Training.TrainingSession
+        {
+            private readonly global::ViTMAE.Compiled.Runtime.ModelWeights _weights;
+            private readonly global::ViTMAE.Compiled.Runtime.Workspace _workspace;
+
+            internal Trainer(global::ViTMAE.Compiled.Training.ModelParameters? parameters, global::ViTMAE.Compiled.Training.TrainingOptions? options, global::ViTMAE.Compiled.Training.TrainingCheckpoint? checkpoint, int maxBatch, int seed, int degreeOfParallelism)
+                : base(parameters, options, checkpoint, seed, global::ViTMAE.Compiled.Runtime.Workspace.CheckedProduct(maxBatch, 196))
+            {
+                // The trainer's own packed copy of the parameters (re-packed after each optimizer step), with the backward packing.
+                _weights = global::ViTMAE.Compiled.Runtime.ModelWeights.FromParameters(Parameters);
+                _weights.EnableBackward();
+                // Attention scratch per worker: the forward's and the backward's, for every sequence.
+                int attentionScratch = global::ViTMAE.Compiled.Runtime.Workspace.Max(
+                    global::ViTMAE.Compiled.Kernels.AttentionKernel.ScratchLength(50, HeadDim),
+                    global::ViTMAE.Compiled.Kernels.AttentionKernel.BackwardScratchLength(50, HeadDim),
+                    global::ViTMAE.Compiled.Kernels.AttentionKernel.ScratchLength(197, DecoderHeadDim),
+                    global::ViTMAE.Compiled.Kernels.AttentionKernel.BackwardScratchLength(197, DecoderHeadDim));
+                // The weight-gradient kernel's scratch: the largest over every Linear (rows per image, out, in) at the full batch.
+                long gradientScratch = global::ViTMAE.Compiled.Runtime.Workspace.WeightGradientScratch(maxBatch, [(196, 768, 768), (50, 2304, 768), (50, 768, 768), (50, 3072, 768), (50, 768, 3072), (50, 512, 768), (197, 1536, 512), (197, 512, 512), (197, 2048, 512), (197, 512, 2048), (197, 768, 512)]);
+                _workspace = new global::ViTMAE.Compiled.Runtime.Workspace(maxBatch, TrainingArenaFloatsPerImage, 196, attentionScratch, seed, degreeOfParallelism, gradientScratch);
+            }
+
+            /// <summary>Largest batch of a step.</summary>
+            public int MaxBatch => _workspace.MaxBatch;
+
+            /// <summary>Threads sharing each step.</summary>
+            public int DegreeOfParallelism => _workspace.Pool.DegreeOfParallelism;
+
+            /// <inheritdoc/>
+            protected override int PatchCount(in global::ViTMAE.Compiled.Modeling.ViTMAEInputs inputs)
+            {
+                Resolve(inputs);
+                return 196;
+            }
+
+            /// <inheritdoc/>
+            protected override float ForwardBackward(in global::ViTMAE.Compiled.Modeling.ViTMAEInputs inputs, global::System.Span<float> pixelValuesGradient, float scale)
+            {
+                using global::ViTMAE.Compiled.Runtime.Workspace.CallScope scope = _workspace.Enter();
+                return global::ViTMAE.Compiled.Generated.VitMaeBaseForward.Train<global::ViTMAE.Compiled.Generated.At224x224Training, global::ViTMAE.Compiled.Generated.At224x224EncoderTraining, global::ViTMAE.Compiled.Generated.At224x224DecoderTraining>(_weights, GradientViews, _workspace, inputs, pixelValuesGradient, scale);
+            }
+
+            /// <inheritdoc/>
+            protected override float ForwardLoss(in global::ViTMAE.Compiled.Modeling.ViTMAEInputs inputs)
+            {
+                using global::ViTMAE.Compiled.Runtime.Workspace.CallScope scope = _workspace.Enter();
+                return global::ViTMAE.Compiled.Generated.VitMaeBaseForward.PreTraining<global::ViTMAE.Compiled.Generated.At224x224Training, global::ViTMAE.Compiled.Generated.At224x224EncoderTraining, global::ViTMAE.Compiled.Generated.At224x224DecoderTraining>(_weights, _workspace, inputs).Loss;
+            }
+
+            /// <inheritdoc/>
+            protected override void RefreshWeights() => _weights.Refresh(Parameters);
+
+            /// <inheritdoc/>
+            protected override void Dispose(bool disposing) => _workspace.Dispose();
+
+            private int Resolve(in global::ViTMAE.Compiled.Modeling.ViTMAEInputs inputs) => global::ViTMAE.Compiled.Runtime.InputCheck.Resolve(
+                inputs, s_resolutions, NumChannels, PatchSize, MaxBatch, NumHiddenLayers, NumAttentionHeads, DecoderNumHiddenLayers, DecoderNumAttentionHeads);
+        }
     }
 }
 
@@ -333,7 +484,7 @@ namespace ViTMAE.Compiled.Generated
         public static int DPatchesOffset => 0; // (training only)
     }
 
-    /// <summary>224x224 px for training: the training arena (26501392 floats per image), where the backward pass finds what it needs.</summary>
+    /// <summary>224x224 px for training: the training arena (27107504 floats per image), where the backward pass finds what it needs.</summary>
     file readonly struct At224x224Training : IResolutionShape
     {
         public static int Index => 0;
@@ -353,21 +504,21 @@ namespace ViTMAE.Compiled.Generated
         public static float Eps => 1E-12f;
         public static bool NormPixLoss => false;
         public static bool Training => true;
-        public static int PatchesOffset => 25759296; // patches [196, 768], steps 0-24
+        public static int PatchesOffset => 26465344; // patches [196, 768], steps 0-24
         public static int EmbeddingsOffset => 0; // embeddings [196, 768], steps 1-4
-        public static int MaskOffset => 26501072; // mask [196, 1], steps 3-13
-        public static int LastHiddenStateOffset => 26462272; // last_hidden_state [50, 768], steps 6-18
-        public static int DecoderTokensOffset => 25909824; // decoder_tokens [50, 512], steps 7-8
-        public static int DecoderNormOffset => 26361408; // decoder_norm [197, 512], steps 10-14
-        public static int LogitsOffset => 25909824; // logits [196, 768], steps 11-13
-        public static int FinalStatsOffset => 26501280; // final_stats [50, 2], steps 6-19
-        public static int DecoderNormStatsOffset => 26500672; // decoder_norm_stats [197, 2], steps 10-15
-        public static int DLogitsOffset => 26060352; // d_logits [196, 768], steps 13-14
-        public static int DDecoderNormOffset => 25909824; // d_decoder_norm [197, 512], steps 14-15
+        public static int MaskOffset => 26162384; // mask [196, 1], steps 3-13
+        public static int LastHiddenStateOffset => 27068992; // last_hidden_state [50, 768], steps 6-18
+        public static int DecoderTokensOffset => 25759296; // decoder_tokens [50, 512], steps 7-8
+        public static int DecoderNormOffset => 26061120; // decoder_norm [197, 512], steps 10-14
+        public static int LogitsOffset => 25910592; // logits [196, 768], steps 11-13
+        public static int FinalStatsOffset => 27107392; // final_stats [50, 2], steps 6-19
+        public static int DecoderNormStatsOffset => 26161984; // decoder_norm_stats [197, 2], steps 10-15
+        public static int DLogitsOffset => 25759296; // d_logits [197, 768], steps 13-14
+        public static int DDecoderNormOffset => 25910592; // d_decoder_norm [197, 512], steps 14-15
         public static int DDecoderTokensOffset => 38400; // d_decoder_tokens [50, 512], steps 17-18
         public static int DLastHiddenStateOffset => 0; // d_last_hidden_state [50, 768], steps 18-19
         public static int DEmbeddingsOffset => 0; // d_embeddings [196, 768], steps 21-24
-        public static int DPatchesOffset => 26210880; // d_patches [196, 768], steps 13-25
+        public static int DPatchesOffset => 26615872; // d_patches [196, 768], steps 13-25
     }
 
     /// <summary>The encoder layers at 224x224 px: [50, 768], 12 heads, MLP 3072.</summary>
@@ -483,11 +634,11 @@ namespace ViTMAE.Compiled.Generated
         public static int Stats2Offset => 1327392;
         public static int PreOffset => 1428656;
         public static int PostOffset => 1832112;
-        public static int ResidualGradOffset => 26010688;
-        public static int NormGradOffset => 706048;
-        public static int QkvGradOffset => 403456;
-        public static int ContextGradOffset => 806912;
-        public static int MlpGradOffset => 0;
+        public static int ResidualGradOffset => 26766400;
+        public static int NormGradOffset => 26867264;
+        public static int QkvGradOffset => 26162752;
+        public static int ContextGradOffset => 26968128;
+        public static int MlpGradOffset => 25759296;
     }
 
     /// <summary>
@@ -552,7 +703,7 @@ namespace ViTMAE.Compiled.Generated
             // layernorm: [50, 768]
             Span<float> encoderOutput = ws.Buffer(E.XOffset + (R.Layers * E.Stride), R.Tokens * R.Hidden, batch);
             Span<float> finalStats = R.Training ? ws.Buffer(R.FinalStatsOffset, R.Tokens * 2, batch) : default;
-            LayerNormKernel.Forward(encoderOutput, m.NormWeight, m.NormBias, lastHiddenState, finalStats, batch * R.Tokens, R.Hidden, R.Eps, ws.Pool);
+            Blocks.LayerNorm(encoderOutput, m.NormWeight, m.NormBias, lastHiddenState, finalStats, batch * R.Tokens, R.Hidden, R.Eps, ws.Pool);
 
             return new ViTMAEModelOutput(
                 new TensorView(lastHiddenState, new TensorShape(batch, R.Tokens, R.Hidden)),
@@ -600,7 +751,7 @@ namespace ViTMAE.Compiled.Generated
             // decoder_norm: [197, 512]
             Span<float> decoderOutput = ws.Buffer(D.XOffset + (R.DecoderLayers * D.Stride), R.DecoderTokens * R.DecoderHidden, batch);
             Span<float> decoderNormStats = R.Training ? ws.Buffer(R.DecoderNormStatsOffset, R.DecoderTokens * 2, batch) : default;
-            LayerNormKernel.Forward(decoderOutput, m.DecoderNormWeight!, m.DecoderNormBias!, decoderNorm, decoderNormStats, batch * R.DecoderTokens, R.DecoderHidden, R.Eps, ws.Pool);
+            Blocks.LayerNorm(decoderOutput, m.DecoderNormWeight!, m.DecoderNormBias!, decoderNorm, decoderNormStats, batch * R.DecoderTokens, R.DecoderHidden, R.Eps, ws.Pool);
 
             // decoder_pred: [196, 512] x [512 -> 768], bias, CLS row skipped
             for (int b = 0; b < batch; b++)
@@ -629,7 +780,7 @@ namespace ViTMAE.Compiled.Generated
             int rows = batch * L.Tokens;
 
             // layernorm_before: encoder [50, 768]; decoder [197, 512]
-            LayerNormKernel.Forward(b.X, w.LayerNormBeforeWeight, w.LayerNormBeforeBias, b.Norm1, b.Stats1, rows, L.Hidden, L.Eps, ws.Pool);
+            Blocks.LayerNorm(b.X, w.LayerNormBeforeWeight, w.LayerNormBeforeBias, b.Norm1, b.Stats1, rows, L.Hidden, L.Eps, ws.Pool);
 
             // qkv: encoder [50, 768] x [768 -> 2304], bias, query|key|value fused; decoder [197, 512] x [512 -> 1536], bias, query|key|value fused
             w.Qkv.Forward(b.Norm1, b.Qkv, rows, pool: ws.Pool);
@@ -647,7 +798,7 @@ namespace ViTMAE.Compiled.Generated
             w.AttentionOutput.Forward(b.Context, b.XMid, rows, Epilogue.Accumulate, pool: ws.Pool);
 
             // layernorm_after: encoder [50, 768]; decoder [197, 512]
-            LayerNormKernel.Forward(b.XMid, w.LayerNormAfterWeight, w.LayerNormAfterBias, b.Norm2, b.Stats2, rows, L.Hidden, L.Eps, ws.Pool);
+            Blocks.LayerNorm(b.XMid, w.LayerNormAfterWeight, w.LayerNormAfterBias, b.Norm2, b.Stats2, rows, L.Hidden, L.Eps, ws.Pool);
 
             // intermediate: encoder [50, 768] x [768 -> 3072], bias + gelu; decoder [197, 512] x [512 -> 2048], bias + gelu
             if (L.Training)
@@ -663,6 +814,153 @@ namespace ViTMAE.Compiled.Generated
             // output: encoder [50, 3072] x [3072 -> 768], bias + residual; decoder [197, 2048] x [2048 -> 512], bias + residual
             if (L.Training) b.XMid.CopyTo(b.Output); // the next layer's x
             w.Output.Forward(b.Post, b.Output, rows, Epilogue.Accumulate, pool: ws.Pool);
+        }
+
+        /// <summary>A training step's passes: the forward at the training shapes (keeping what the backward reads), then the backward.</summary>
+        internal static float Train<R, E, D>(ModelWeights m, ModelGradients g, Workspace ws, in ViTMAEInputs inputs, Span<float> pixelValuesGradient, float scale)
+            where R : struct, IResolutionShape where E : struct, ILayerShape where D : struct, ILayerShape
+        {
+            float loss = PreTraining<R, E, D>(m, ws, inputs).Loss;
+            Backward<R, E, D>(m, g, ws, inputs, pixelValuesGradient, scale);
+            return loss;
+        }
+
+        /// <summary>
+        /// The backward pass of ViTMAEForPreTraining: the forward's steps in reverse, each reading what its forward kept in the
+        /// training arena. Parameter gradients (times <paramref name="scale"/>) are added to <paramref name="g"/>; d pixel_values
+        /// is written when <paramref name="pixelValuesGradient"/> is not empty.
+        /// </summary>
+        private static void Backward<R, E, D>(ModelWeights m, ModelGradients g, Workspace ws, in ViTMAEInputs inputs, Span<float> pixelValuesGradient, float scale)
+            where R : struct, IResolutionShape where E : struct, ILayerShape where D : struct, ILayerShape
+        {
+            int batch = inputs.Batch;
+            int pixelsPerImage = R.Channels * R.Height * R.Width;
+            Span<float> scratch = ws.GradientScratch;
+            Span<float> patches = ws.Buffer(R.PatchesOffset, R.Patches * R.PatchDim, batch);
+            Span<float> mask = ws.Buffer(R.MaskOffset, R.Patches, batch);
+            Span<float> lastHiddenState = ws.Buffer(R.LastHiddenStateOffset, R.Tokens * R.Hidden, batch);
+            Span<float> decoderNorm = ws.Buffer(R.DecoderNormOffset, R.DecoderTokens * R.DecoderHidden, batch);
+            Span<float> logits = ws.Buffer(R.LogitsOffset, R.Patches * R.PatchDim, batch);
+            Span<float> finalStats = ws.Buffer(R.FinalStatsOffset, R.Tokens * 2, batch);
+            Span<float> decoderNormStats = ws.Buffer(R.DecoderNormStatsOffset, R.DecoderTokens * 2, batch);
+            Span<float> encoderOutput = ws.Buffer(E.XOffset + (R.Layers * E.Stride), R.Tokens * R.Hidden, batch);
+            Span<float> decoderOutput = ws.Buffer(D.XOffset + (R.DecoderLayers * D.Stride), R.DecoderTokens * R.DecoderHidden, batch);
+            Span<float> dLogits = ws.Buffer(R.DLogitsOffset, R.DecoderTokens * R.PatchDim, batch); // decoder rows; CLS rows zero
+            Span<float> dDecoderNorm = ws.Buffer(R.DDecoderNormOffset, R.DecoderTokens * R.DecoderHidden, batch);
+            Span<float> dDecoderTokens = ws.Buffer(R.DDecoderTokensOffset, R.Tokens * R.DecoderHidden, batch);
+            Span<float> dLastHiddenState = ws.Buffer(R.DLastHiddenStateOffset, R.Tokens * R.Hidden, batch);
+            Span<float> dEmbeddings = ws.Buffer(R.DEmbeddingsOffset, R.Patches * R.Hidden, batch);
+            Span<float> dPatches = pixelValuesGradient.IsEmpty ? default : ws.Buffer(R.DPatchesOffset, R.Patches * R.PatchDim, batch);
+            Span<float> dDecoderHidden = ws.Buffer(D.ResidualGradOffset, R.DecoderTokens * R.DecoderHidden, batch);
+            Span<float> dHidden = ws.Buffer(E.ResidualGradOffset, R.Tokens * R.Hidden, batch);
+
+            // loss backward: MSE over [196, 768], mean over removed patches
+            Blocks.PixelLossBackward(patches, logits, mask, dLogits, dPatches, R.Patches, R.PatchDim, R.NormPixLoss, scale);
+
+            // decoder_pred backward: [196, 512] x [512 -> 768], bias, CLS row skipped
+            // (over every decoder row: dLogits' CLS rows are zero, so the CLS row gets no gradient and the sums nothing)
+            m.DecoderPred!.BackwardInput(dLogits, dDecoderNorm, batch * R.DecoderTokens, pool: ws.Pool);
+            GradientKernels.WeightGradient(dLogits, R.PatchDim, decoderNorm, g.DecoderPredWeight.Span, g.DecoderPredBias.Span, batch * R.DecoderTokens, R.PatchDim, R.DecoderHidden, scratch, ws.Pool);
+
+            // decoder_norm backward: [197, 512]
+            LayerNormKernel.Backward(dDecoderNorm, decoderOutput, m.DecoderNormWeight!, decoderNormStats, dDecoderHidden, g.DecoderNormWeight.Span, g.DecoderNormBias.Span, batch * R.DecoderTokens, R.DecoderHidden, accumulate: false, ws.Pool);
+
+            // decoder backward: 8 layers of [197, 512]
+            for (int layer = R.DecoderLayers - 1; layer >= 0; layer--)
+            {
+                LayerBackward<D>(m.Decoder[layer], g.Decoder[layer], ws, batch, layer, InputCheck.LayerHeadMask(inputs.DecoderHeadMask, layer, D.Heads));
+            }
+
+            // unshuffle backward: mask tokens + unshuffle + positions -> [197, 512]
+            for (int b = 0; b < batch; b++)
+            {
+                Blocks.UnshuffleBackward(dDecoderHidden.Slice(b * R.DecoderTokens * R.DecoderHidden, R.DecoderTokens * R.DecoderHidden), ws.Restore(b, R.Patches), dDecoderTokens.Slice(b * R.Tokens * R.DecoderHidden, R.Tokens * R.DecoderHidden), g.MaskToken.Span, R.Kept);
+            }
+
+            // decoder_embed backward: [50, 768] x [768 -> 512], bias
+            m.DecoderEmbed!.BackwardInput(dDecoderTokens, dLastHiddenState, batch * R.Tokens, pool: ws.Pool);
+            GradientKernels.WeightGradient(dDecoderTokens, R.DecoderHidden, lastHiddenState, g.DecoderEmbedWeight.Span, g.DecoderEmbedBias.Span, batch * R.Tokens, R.DecoderHidden, R.Hidden, scratch, ws.Pool);
+
+            // layernorm backward: [50, 768]
+            LayerNormKernel.Backward(dLastHiddenState, encoderOutput, m.NormWeight, finalStats, dHidden, g.NormWeight.Span, g.NormBias.Span, batch * R.Tokens, R.Hidden, accumulate: false, ws.Pool);
+
+            // encoder backward: 12 layers of [50, 768]
+            for (int layer = R.Layers - 1; layer >= 0; layer--)
+            {
+                LayerBackward<E>(m.Encoder[layer], g.Encoder[layer], ws, batch, layer, InputCheck.LayerHeadMask(inputs.HeadMask, layer, E.Heads));
+            }
+
+            // gather_kept backward: CLS + kept -> [50, 768]
+            for (int b = 0; b < batch; b++)
+            {
+                Blocks.GatherKeptBackward(dHidden.Slice(b * R.Tokens * R.Hidden, R.Tokens * R.Hidden), ws.Shuffle(b, R.Patches), dEmbeddings.Slice(b * R.Patches * R.Hidden, R.Patches * R.Hidden), g.ClsToken.Span, R.Kept);
+            }
+
+            // random_masking backward: keep 49 of 196 patches (lowest noise first)
+            // (no gradient: the noise and the permutation are inputs)
+
+            // position_embeddings backward: [196, 768] += positions[1:]
+            // (the position table is frozen, as in Hugging Face: the gradient passes through to the patch embeddings)
+
+            // patch_embeddings backward: [196, 768] x [768 -> 768], bias, the stride-16 convolution
+            GradientKernels.WeightGradient(dEmbeddings, R.Hidden, patches, g.PatchEmbeddingWeight.Span, g.PatchEmbeddingBias.Span, batch * R.Patches, R.Hidden, R.PatchDim, scratch, ws.Pool);
+            g.FlushPatchWeight(); // patch order -> the convolution's [D, C, p, p]
+            if (!pixelValuesGradient.IsEmpty)
+            {
+                m.PatchEmbedding.BackwardInput(dEmbeddings, dPatches, batch * R.Patches, accumulate: true, pool: ws.Pool); // + the loss target's share
+            }
+
+            // patchify backward: pixels -> [196, 768]
+            if (!pixelValuesGradient.IsEmpty)
+            {
+                for (int b = 0; b < batch; b++)
+                {
+                    Patches.Unpatchify(dPatches.Slice(b * R.Patches * R.PatchDim, R.Patches * R.PatchDim), pixelValuesGradient.Slice(b * pixelsPerImage, pixelsPerImage), R.Channels, R.Height, R.Width, R.PatchSize);
+                }
+            }
+        }
+
+        /// <summary>The backward of one pre-LN layer (encoder or decoder) of a training forward: gradients added to <paramref name="g"/>.</summary>
+        private static void LayerBackward<L>(TransformerLayerWeights w, TransformerLayerGradients g, Workspace ws, int batch, int layer, ReadOnlySpan<float> headMask)
+            where L : struct, ILayerShape
+        {
+            LayerBuffers b = LayerBuffers.Bind<L>(ws, batch, layer);
+            LayerGradientBuffers d = LayerGradientBuffers.Bind<L>(ws, batch);
+            int rows = batch * L.Tokens;
+            Span<float> scratch = ws.GradientScratch;
+
+            // output backward: encoder [50, 3072] x [3072 -> 768], bias + residual; decoder [197, 2048] x [2048 -> 512], bias + residual
+            w.Output.BackwardInput(d.Residual, d.Mlp, rows, pool: ws.Pool);
+            GradientKernels.WeightGradient(d.Residual, L.Hidden, b.Post, g.OutputWeight.Span, g.OutputBias.Span, rows, L.Hidden, L.Intermediate, scratch, ws.Pool);
+
+            // intermediate backward: encoder [50, 768] x [768 -> 3072], bias + gelu; decoder [197, 512] x [512 -> 2048], bias + gelu
+            Activations.Backward(L.Activation, b.Pre, d.Mlp, d.Mlp);
+            w.Intermediate.BackwardInput(d.Mlp, d.Norm, rows, pool: ws.Pool);
+            GradientKernels.WeightGradient(d.Mlp, L.Intermediate, b.Norm2, g.IntermediateWeight.Span, g.IntermediateBias.Span, rows, L.Intermediate, L.Hidden, scratch, ws.Pool);
+
+            // layernorm_after backward: encoder [50, 768]; decoder [197, 512]
+            LayerNormKernel.Backward(d.Norm, b.XMid, w.LayerNormAfterWeight, b.Stats2, d.Residual, g.LayerNormAfterWeight.Span, g.LayerNormAfterBias.Span, rows, L.Hidden, accumulate: true, ws.Pool);
+
+            // attention.output backward: encoder [50, 768] x [768 -> 768], bias + residual; decoder [197, 512] x [512 -> 512], bias + residual
+            w.AttentionOutput.BackwardInput(d.Residual, d.Context, rows, pool: ws.Pool);
+            GradientKernels.WeightGradient(d.Residual, L.Hidden, b.Context, g.AttentionOutputWeight.Span, g.AttentionOutputBias.Span, rows, L.Hidden, L.Hidden, scratch, ws.Pool);
+
+            // attention backward: encoder 12 heads x [50, 64] x [64, 50] scores, softmax, x [50, 64]; decoder 16 heads x [197, 32] x [32, 197] scores, softmax, x [197, 32]
+            for (int i = 0; i < batch; i++)
+            {
+                int qkv = L.Tokens * 3 * L.Hidden, context = L.Tokens * L.Hidden, probs = L.Heads * L.Tokens * L.Tokens;
+                AttentionKernel.Backward(b.Qkv.Slice(i * qkv, qkv), b.Probs.Slice(i * probs, probs), headMask, d.Context.Slice(i * context, context), d.Qkv.Slice(i * qkv, qkv),
+                    L.Tokens, L.Heads, L.HeadDim, ws.AttentionScratch, ws.Pool);
+            }
+
+            // qkv backward: encoder [50, 768] x [768 -> 2304], bias, query|key|value fused; decoder [197, 512] x [512 -> 1536], bias, query|key|value fused
+            w.Qkv.BackwardInput(d.Qkv, d.Norm, rows, pool: ws.Pool);
+            GradientKernels.WeightGradient(d.Qkv, 3 * L.Hidden, b.Norm1, g.QueryWeight.Span, g.QueryBias.Span, rows, L.Hidden, L.Hidden, scratch, ws.Pool);
+            GradientKernels.WeightGradient(d.Qkv.Slice(L.Hidden), 3 * L.Hidden, b.Norm1, g.KeyWeight.Span, g.KeyBias.Span, rows, L.Hidden, L.Hidden, scratch, ws.Pool);
+            GradientKernels.WeightGradient(d.Qkv.Slice(2 * L.Hidden), 3 * L.Hidden, b.Norm1, g.ValueWeight.Span, g.ValueBias.Span, rows, L.Hidden, L.Hidden, scratch, ws.Pool);
+
+            // layernorm_before backward: encoder [50, 768]; decoder [197, 512]
+            LayerNormKernel.Backward(d.Norm, b.X, w.LayerNormBeforeWeight, b.Stats1, d.Residual, g.LayerNormBeforeWeight.Span, g.LayerNormBeforeBias.Span, rows, L.Hidden, accumulate: true, ws.Pool);
         }
     }
 }

@@ -164,7 +164,7 @@ public class ActivationTests
     [Fact]
     public void Nan_propagates()
     {
-        foreach (Activation act in new[] { Activation.GeluErf, Activation.GeluTanh, Activation.Relu, Activation.Selu })
+        foreach (Activation act in new[] { Activation.GeluErf, Activation.GeluTanh, Activation.Relu, Activation.Selu, Activation.GeluFast, Activation.QuickGelu, Activation.Silu })
         {
             float[] x = new float[37];
             x[3] = float.NaN; x[36] = float.NaN;

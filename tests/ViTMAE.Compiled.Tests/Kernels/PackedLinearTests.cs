@@ -31,6 +31,12 @@ public class PackedLinearTests
         (Epilogue.Activation | Epilogue.Accumulate, Activation.GeluTanh),
         (Epilogue.Activation | Epilogue.Accumulate, Activation.Relu),
         (Epilogue.Activation | Epilogue.Accumulate, Activation.Selu),
+        (Epilogue.Activation, Activation.GeluFast),
+        (Epilogue.Activation, Activation.QuickGelu),
+        (Epilogue.Activation, Activation.Silu),
+        (Epilogue.Activation | Epilogue.Accumulate, Activation.GeluFast),
+        (Epilogue.Activation | Epilogue.Accumulate, Activation.QuickGelu),
+        (Epilogue.Activation | Epilogue.Accumulate, Activation.Silu),
     ];
 
     /// <summary>Reference result of out = epilogue(x·Wᵀ + b) starting from <paramref name="initial"/>.</summary>
@@ -216,6 +222,7 @@ public class PackedLinearTests
         Assert.Throws<ArgumentException>(() => layer.Forward(x, new float[3], 2));                             // output too short
         Assert.Throws<ArgumentOutOfRangeException>(() => layer.Forward(x, y, -1));
         Assert.Throws<ArgumentOutOfRangeException>(() => layer.Forward(x, y, 2, (Epilogue)8));
+        Assert.Throws<ArgumentException>(() => layer.Forward(x, y, 2, Epilogue.Activation, (Activation)(Activation.Silu + 1)));
         var both = new float[12];
         Assert.Throws<ArgumentException>(() => layer.Forward(both.AsSpan(0, 6), both.AsSpan(4, 4), 2));      // overlap
         Assert.Throws<ArgumentException>(() => new PackedLinear(new float[5], [], 2, 3));                     // weight size
