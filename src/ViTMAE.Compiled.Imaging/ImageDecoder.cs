@@ -74,6 +74,13 @@ public static class ImageDecoder
         byte[] data;
         try
         {
+            // Size first, without opening: a FIFO or a device reports 0 bytes, and opening or reading it can block forever.
+            var file = new FileInfo(path);
+            if (file.Exists && file.Length == 0)
+            {
+                throw new UnsupportedImageFormatException(path, "a PNG, JPEG, BMP or GIF file", "an empty file (a FIFO or a device reports 0 bytes too, and is not opened)");
+            }
+
             data = File.ReadAllBytes(path);
         }
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)

@@ -59,6 +59,13 @@ public sealed class ImageProcessorSettings
         string json;
         try
         {
+            // Size first, without opening: a FIFO or a device reports 0 bytes, and opening or reading it can block forever.
+            var file = new FileInfo(path);
+            if (file.Exists && file.Length == 0)
+            {
+                throw new PreprocessorConfigException(path, "expected a JSON object, found an empty file (a FIFO or a device reports 0 bytes too, and is not opened)");
+            }
+
             json = File.ReadAllText(path);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)

@@ -30,7 +30,9 @@ public sealed partial record ViTMAESpec
             throw new FileNotFoundException("ViTMAE config not found: " + file, file);
         }
 
-        return Parse(File.ReadAllText(file), file);
+        // Size first, without opening: a FIFO or a device reports 0 bytes, and opening or reading it can block forever.
+        // Parsed as the empty text it reports (VMAE001).
+        return Parse(new FileInfo(file).Length == 0 ? string.Empty : File.ReadAllText(file), file);
     }
 
     /// <summary>
