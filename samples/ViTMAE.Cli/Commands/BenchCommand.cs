@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
@@ -38,19 +39,6 @@ internal static class BenchCommand
         return command;
     }
 
-    /// <summary>A compiled model the training benchmark can run: what it needs of the generated class.</summary>
-    private sealed record TrainModel(
-        string Name, ViTMAESpec Spec, WeightCatalog Layout, long FlopsPerImage, int DefaultBatch,
-        Func<ModelParameters, TrainingOptions, int, int, TrainingSession> CreateTrainer);
-
-    private static readonly TrainModel[] TrainModels =
-    [
-        new("fashion-mnist", FashionMnist.CompiledSpec, FashionMnist.WeightLayout, FashionMnist.TrainingFlopsPerImage, 64,
-            (p, o, batch, threads) => FashionMnist.CreateTrainer(p, o, batch, seed: 0, threads)),
-        new("vit-mae-base", VitMaeBase.CompiledSpec, VitMaeBase.WeightLayout, VitMaeBase.TrainingFlopsPerImage, 8,
-            (p, o, batch, threads) => VitMaeBase.CreateTrainer(p, o, batch, seed: 0, threads)),
-    ];
-
     private static int RunTraining(string? modelName, string? weightsPath, int? batchOption, int threads, int iterations, string? exportFolder)
     {
         if (batchOption < 1 || iterations < 1 || threads < 1)
@@ -58,9 +46,8 @@ internal static class BenchCommand
             throw new CliUsageException("--batch, --threads and --iterations must be at least 1");
         }
 
-        TrainModel[] models = modelName is null ? TrainModels : [Array.Find(TrainModels, m => m.Name == modelName)
-            ?? throw new CliUsageException("--model: '" + modelName + "' is not compiled in; use fashion-mnist or vit-mae-base")];
-        if (weightsPath is not null && models.Length != 1)
+        IReadOnlyList<CompiledModels.Entry> models = modelName is null ? CompiledModels.All : [CompiledModels.ByName(modelName)];
+        if (weightsPath is not null && models.Count != 1)
         {
             throw new CliUsageException("--weights with --train needs --model (the checkpoint must fit one config)");
         }
@@ -71,15 +58,15 @@ internal static class BenchCommand
             Console.WriteLine("note: " + note);
         }
 
-        foreach (TrainModel model in models)
+        foreach (CompiledModels.Entry model in models)
         {
-            MeasureTraining(model, weightsPath, batchOption ?? model.DefaultBatch, threads, iterations, exportFolder);
+            MeasureTraining(model, weightsPath, batchOption ?? model.DefaultTrainingBatch, threads, iterations, exportFolder);
         }
 
         return 0;
     }
 
-    private static void MeasureTraining(TrainModel model, string? weightsPath, int batch, int threads, int iterations, string? exportFolder)
+    private static void MeasureTraining(CompiledModels.Entry model, string? weightsPath, int batch, int threads, int iterations, string? exportFolder)
     {
         ModelParameters parameters;
         if (weightsPath is null)
@@ -103,7 +90,7 @@ internal static class BenchCommand
             noise[i] = random.NextSingle();
         }
 
-        using TrainingSession trainer = model.CreateTrainer(parameters, options, batch, threads);
+        using TrainingSession trainer = model.CreateTrainer(parameters, options, batch, 0, threads);
         var inputs = new ViTMAEInputs(pixels, batch) { Noise = noise };
         float firstLoss = trainer.Loss(inputs);
         if (exportFolder is not null)
@@ -116,7 +103,7 @@ internal static class BenchCommand
                 .AddFloat32("noise", noise, batch, model.Spec.NumPatches)
                 .AddMetadata("loss", firstLoss.ToString("R", CultureInfo.InvariantCulture))
                 .AddMetadata("learning_rate", options.LearningRate.ToString("R", CultureInfo.InvariantCulture))
-                .AddMetadata("training_flops_per_image", model.FlopsPerImage.ToString(CultureInfo.InvariantCulture))
+                .AddMetadata("training_flops_per_image", model.TrainingFlopsPerImage.ToString(CultureInfo.InvariantCulture))
                 .WriteTo(Path.Combine(folder, "inputs.safetensors"));
         }
 
@@ -136,7 +123,7 @@ internal static class BenchCommand
         allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
         Array.Sort(samples);
         double median = iterations % 2 == 1 ? samples[iterations / 2] : (samples[(iterations / 2) - 1] + samples[iterations / 2]) / 2;
-        double gflops = model.FlopsPerImage * (double)batch / (median * 1e6);
+        double gflops = model.TrainingFlopsPerImage * (double)batch / (median * 1e6);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"ViTMAEForPreTraining-train model={model.Name} batch={batch} threads={threads} median_ms={median:F2} gflops={gflops:F1} first_call_ms={first:F2} min_ms={samples[0]:F2} max_ms={samples[^1]:F2} loss0={firstLoss:R} alloc_bytes_per_step={allocated / iterations}"));
     }
