@@ -13,6 +13,7 @@ var root = new RootCommand("ViTMAE.Compiled: facebook/vit-mae-base compiled to C
     InfoCommand.Create(),
     BenchCommand.Create(),
     TrainCommand.Create(),
+    ProbeCommand.Create(),
     ExportOnnxCommand.Create(),
 };
 

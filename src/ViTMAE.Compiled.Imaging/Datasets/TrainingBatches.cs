@@ -96,6 +96,30 @@ public sealed class TrainingBatches
         Parallel.For(0, batch, i => Prepare(epoch, first + i, order[first + i], pixels.AsSpan(i * ImageFloats, ImageFloats)));
     }
 
+    /// <summary>
+    /// Writes images <paramref name="first"/> … <paramref name="first"/> + <paramref name="count"/> − 1 in the data set's own
+    /// order, whole (resized, never cropped or flipped), into <paramref name="pixels"/> ([count, C, H, W]): for embedding
+    /// and evaluation.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="pixels"/> is shorter than count × <see cref="ImageFloats"/>.</exception>
+    public void FillInOrder(int first, int count, Span<float> pixels)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(first);
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(first + (long)count, Count, nameof(count));
+        if (pixels.Length < (long)count * ImageFloats)
+        {
+            throw new ArgumentException($"pixels holds {pixels.Length} floats, expected at least count × C × H × W = {(long)count * ImageFloats}", nameof(pixels));
+        }
+
+        for (int i = 0; i < count; i++)
+        {
+            RgbImage source = _data.Read(first + i);
+            RgbImage resized = source.Width == _width && source.Height == _height ? source : PilResize.Resize(source, _width, _height, PilResample.Bicubic);
+            Write(resized, flip: false, pixels.Slice(i * ImageFloats, ImageFloats));
+        }
+    }
+
     /// <summary>The epoch's permutation of the image indices (Fisher–Yates on the epoch's stream).</summary>
     private int[] Order(long epoch)
     {
