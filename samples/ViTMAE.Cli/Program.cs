@@ -12,6 +12,8 @@ var root = new RootCommand("ViTMAE.Compiled: facebook/vit-mae-base compiled to C
     PreprocessCommand.Create(),
     InfoCommand.Create(),
     BenchCommand.Create(),
+    TrainCommand.Create(),
+    ProbeCommand.Create(),
     ExportOnnxCommand.Create(),
 };
 

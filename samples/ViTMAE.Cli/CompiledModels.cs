@@ -1,0 +1,44 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using ViTMAE.Cli.Models;
+using ViTMAE.Compiled;
+using ViTMAE.Compiled.Configuration;
+using ViTMAE.Compiled.Training;
+
+namespace ViTMAE.Cli;
+
+/// <summary>
+/// The configs this binary compiles and can train (a static compiler: another config needs its own build — add it to a
+/// project as an <c>AdditionalFiles</c> item, as samples/configs does for these).
+/// </summary>
+internal static class CompiledModels
+{
+    /// <summary>A compiled model: what the commands need of its generated class.</summary>
+    internal sealed record Entry(
+        string Name, ViTMAESpec Spec, WeightCatalog Layout, long TrainingFlopsPerImage, int DefaultTrainingBatch,
+        Func<ModelParameters, TrainingOptions, int, long, int, TrainingSession> CreateTrainer,
+        Func<string, int, int, TrainingSession> ResumeTraining);
+
+    public static IReadOnlyList<Entry> All { get; } =
+    [
+        new("fashion-mnist", FashionMnist.CompiledSpec, FashionMnist.WeightLayout, FashionMnist.TrainingFlopsPerImage, 64,
+            (p, o, batch, seed, threads) => FashionMnist.CreateTrainer(p, o, batch, checked((int)seed), threads),
+            (folder, batch, threads) => FashionMnist.ResumeTraining(folder, batch, threads)),
+        new("vit-mae-base", VitMaeBase.CompiledSpec, VitMaeBase.WeightLayout, VitMaeBase.TrainingFlopsPerImage, 8,
+            (p, o, batch, seed, threads) => VitMaeBase.CreateTrainer(p, o, batch, checked((int)seed), threads),
+            (folder, batch, threads) => VitMaeBase.ResumeTraining(folder, batch, threads)),
+    ];
+
+    /// <summary>The entry named <paramref name="name"/>.</summary>
+    /// <exception cref="CliUsageException">No such compiled model.</exception>
+    public static Entry ByName(string name) => All.FirstOrDefault(m => m.Name == name)
+        ?? throw new CliUsageException("model '" + name + "' is not compiled into this binary; it has " + string.Join(", ", All.Select(m => m.Name)));
+
+    /// <summary>The entry whose config equals <paramref name="spec"/>.</summary>
+    /// <exception cref="CliUsageException">This binary compiles no such config (the message lists the ones it has).</exception>
+    public static Entry BySpec(ViTMAESpec spec, string source) => All.FirstOrDefault(m => m.Spec == spec)
+        ?? throw new CliUsageException(source + " (" + spec.Describe() + ") is not a config this binary compiles: it has "
+            + string.Join("; ", All.Select(m => m.Name + " (" + m.Spec.Describe() + ")"))
+            + ". A static compiler trains what it compiled: add the config to a project as an AdditionalFiles item (README, 'Training').");
+}

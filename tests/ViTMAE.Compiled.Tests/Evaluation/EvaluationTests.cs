@@ -1,0 +1,97 @@
+using System;
+using System.Linq;
+using ViTMAE.Compiled.Evaluation;
+using ViTMAE.Compiled.Threading;
+
+namespace ViTMAE.Compiled.Tests.Evaluation;
+
+/// <summary>The probe's classifiers: logistic regression on separable and on noisy clusters, k-NN against brute force.</summary>
+public sealed class EvaluationTests
+{
+    /// <summary>n points per class around class centres on the axes, with Gaussian noise of <paramref name="noise"/>.</summary>
+    private static (float[] X, byte[] Y) Clusters(int perClass, int classes, int dim, double noise, int seed, double offset = 100)
+    {
+        var random = new Random(seed);
+        var x = new float[perClass * classes * dim];
+        var y = new byte[perClass * classes];
+        for (int i = 0; i < y.Length; i++)
+        {
+            int c = i % classes;
+            y[i] = (byte)c;
+            for (int j = 0; j < dim; j++)
+            {
+                double gauss = Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+                x[(i * dim) + j] = (float)((j == c ? 3.0 : 0.0) + (noise * gauss) + offset); // an offset: standardisation must remove it
+            }
+        }
+
+        return (x, y);
+    }
+
+    [Fact]
+    public void Logistic_regression_separates_clusters_and_is_deterministic()
+    {
+        (float[] x, byte[] y) = Clusters(200, 5, 12, 0.5, seed: 1);
+        (float[] tx, byte[] ty) = Clusters(50, 5, 12, 0.5, seed: 2);
+        LinearProbe probe = LinearProbe.Train(x, y, 12, 5, epochs: 30);
+        Assert.True(probe.Accuracy(tx, ty) > 0.99, "accuracy " + probe.Accuracy(tx, ty));
+        Assert.Equal(probe.Predict(tx), LinearProbe.Train(x, y, 12, 5, epochs: 30).Predict(tx));
+    }
+
+    [Fact]
+    public void Logistic_regression_on_features_without_information_is_near_chance()
+    {
+        // Pure noise features with random labels: nothing to learn, so the test accuracy must stay near 1/4.
+        var random = new Random(3);
+        float[] Noise(int n) => Enumerable.Range(0, n * 8).Select(_ => (float)random.NextDouble()).ToArray();
+        byte[] Labels(int n) => Enumerable.Range(0, n).Select(_ => (byte)random.Next(4)).ToArray();
+        float[] x = Noise(800), tx = Noise(800);
+        byte[] y = Labels(800), ty = Labels(800);
+        Assert.InRange(LinearProbe.Train(x, y, 8, 4, epochs: 20).Accuracy(tx, ty), 0.18, 0.32);
+    }
+
+    [Fact]
+    public void Bad_shapes_and_labels_are_refused()
+    {
+        Assert.Throws<ArgumentException>(() => LinearProbe.Train(new float[10], new byte[3], 4, 2));
+        Assert.Throws<ArgumentException>(() => LinearProbe.Train(new float[8], new byte[] { 0, 2 }, 4, 2));
+        Assert.Throws<ArgumentException>(() => NearestNeighbours.Accuracy(new float[8], new byte[2], new float[3], new byte[1], 4));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Knn_matches_a_brute_force_vote(int threads)
+    {
+        (float[] x, byte[] y) = Clusters(60, 3, 10, 2.0, seed: 5, offset: 0);
+        (float[] q, byte[] qy) = Clusters(70, 3, 10, 2.0, seed: 6, offset: 0);
+        const int k = 7, dim = 10;
+        using var pool = new ComputePool(threads);
+        double accuracy = NearestNeighbours.Accuracy(x, y, q, qy, dim, k, classes: 3, pool);
+
+        static double Cos(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+        {
+            double dot = 0, na = 0, nb = 0;
+            for (int i = 0; i < a.Length; i++) { dot += a[i] * b[i]; na += a[i] * a[i]; nb += b[i] * b[i]; }
+            return dot / Math.Sqrt(na * nb);
+        }
+
+        // Brute force in double. A query whose k-th and (k+1)-th similarities, or whose leading classes' summed
+        // similarities, lie within 1e-5 may go either way in float: it counts as right in the bound, not exactly.
+        int right = 0, ambiguous = 0;
+        for (int i = 0; i < qy.Length; i++)
+        {
+            var ranked = Enumerable.Range(0, y.Length).Select(r => (r, s: Cos(q.AsSpan(i * dim, dim), x.AsSpan(r * dim, dim))))
+                .OrderByDescending(t => t.s).ToArray();
+            var votes = ranked.Take(k).GroupBy(t => y[t.r]).Select(g => (label: g.Key, count: g.Count(), weight: g.Sum(t => t.s)))
+                .OrderByDescending(v => v.count).ThenByDescending(v => v.weight).ToArray();
+            bool tie = ranked[k - 1].s - ranked[k].s < 1e-5 || (votes.Length > 1 && votes[0].count == votes[1].count && votes[0].weight - votes[1].weight < 1e-5);
+            ambiguous += tie ? 1 : 0;
+            right += !tie && votes[0].label == qy[i] ? 1 : 0;
+        }
+
+        Assert.InRange(accuracy, (double)right / qy.Length, (double)(right + ambiguous) / qy.Length);
+        Assert.True(ambiguous <= 3, ambiguous + " near-tied queries");
+        Assert.True(accuracy > 0.5);
+    }
+}
