@@ -17,8 +17,9 @@ namespace ViTMAE.Compiled.Imaging.Datasets;
 /// </remarks>
 public sealed class IdxFile
 {
-    /// <summary>The largest file read: 1 GiB of data (Fashion-MNIST's training images are 47 MB).</summary>
-    public const long MaxBytes = 1L << 30;
+    /// <summary>The largest file read: 256 MiB of data (Fashion-MNIST's training images are 47 MB), within the 512 MiB
+    /// a hostile input may cost (docs/RELIABILITY.md).</summary>
+    public const long MaxBytes = 256L << 20;
 
     private IdxFile(int[] shape, byte[] data)
     {
@@ -43,11 +44,20 @@ public sealed class IdxFile
             throw new FileNotFoundException("IDX file not found: " + path, path);
         }
 
+        // A FIFO or device reports no length and would block the open: only regular, non-empty files are read.
+        long length = new FileInfo(path).Length;
+        if (length == 0)
+        {
+            throw new DatasetFormatException(path, "a regular IDX file", "an empty file (or not a regular file)");
+        }
+
         using FileStream file = File.OpenRead(path);
-        using Stream stream = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? new GZipStream(file, CompressionMode.Decompress) : file;
+        bool gzip = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase);
+        uint inflated = gzip ? GzipInflatedSize(file, length) : 0;
+        using Stream stream = gzip ? new GZipStream(file, CompressionMode.Decompress) : file;
         try
         {
-            return Read(stream, path);
+            return Read(stream, path, gzip ? long.MaxValue : length, inflated);
         }
         catch (InvalidDataException e)
         {
@@ -55,7 +65,7 @@ public sealed class IdxFile
         }
     }
 
-    private static IdxFile Read(Stream stream, string path)
+    private static IdxFile Read(Stream stream, string path, long available, uint inflatedSize)
     {
         Span<byte> magic = stackalloc byte[4];
         if (!Fill(stream, magic))
@@ -92,6 +102,15 @@ public sealed class IdxFile
             }
         }
 
+        // The header's size is a claim, checked before anything is allocated: a plain file must be that long, a gzip file's
+        // trailer (ISIZE: the inflated length mod 2^32) must say so. A short file claiming 256 MiB costs nothing.
+        long header = 4 + (4L * shape.Length);
+        if (available != long.MaxValue ? available - header < count : (uint)(header + count) != inflatedSize)
+        {
+            string found = available != long.MaxValue ? $"a file of {available} bytes (truncated)" : $"a gzip stream whose trailer says {inflatedSize} bytes inflated, not {header + count}";
+            throw new DatasetFormatException(path, $"{count} data bytes ({string.Join('×', shape)})", found);
+        }
+
         var data = new byte[count];
         if (!Fill(stream, data))
         {
@@ -99,6 +118,21 @@ public sealed class IdxFile
         }
 
         return new IdxFile(shape, data);
+    }
+
+    /// <summary>A gzip file's last four bytes (ISIZE, little-endian); the stream is left at its start.</summary>
+    private static uint GzipInflatedSize(FileStream file, long length)
+    {
+        if (length < 18)
+        {
+            return 0; // shorter than a gzip header and trailer: the inflater reports it
+        }
+
+        Span<byte> trailer = stackalloc byte[4];
+        file.Seek(-4, SeekOrigin.End);
+        file.ReadExactly(trailer);
+        file.Seek(0, SeekOrigin.Begin);
+        return BinaryPrimitives.ReadUInt32LittleEndian(trailer);
     }
 
     private static bool Fill(Stream stream, Span<byte> buffer)

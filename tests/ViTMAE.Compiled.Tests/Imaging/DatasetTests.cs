@@ -89,6 +89,29 @@ public sealed class DatasetTests : IDisposable
         File.WriteAllBytes(notGzip, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
         Assert.Throws<DatasetFormatException>(() => IdxFile.Read(notGzip));
         Assert.Throws<FileNotFoundException>(() => IdxFile.Read(Path.Combine(_temp, "missing")));
+
+        // A header claiming 200 MB in a 16-byte file, plain or gzipped, is refused before the claim is allocated.
+        string claim = Path.Combine(_temp, "claim-idx3-ubyte");
+        File.WriteAllBytes(claim, [0, 0, 8, 3, 0, 0, 0x0B, 0xB8, 0, 0, 0x0B, 0xB8, 0, 0, 0, 22]);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Assert.Contains("truncated", Assert.Throws<DatasetFormatException>(() => IdxFile.Read(claim)).Message, StringComparison.Ordinal);
+        using (FileStream gz = File.Create(claim + ".gz"))
+        using (var zip = new GZipStream(gz, CompressionLevel.Fastest))
+        {
+            zip.Write(File.ReadAllBytes(claim));
+        }
+
+        Assert.Contains("trailer", Assert.Throws<DatasetFormatException>(() => IdxFile.Read(claim + ".gz")).Message, StringComparison.Ordinal);
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 1 << 20, "the claimed size was allocated");
+
+        string cut = WriteIdx("cut-idx3-ubyte.gz", [40, 28, 28]);
+        byte[] gzipped = File.ReadAllBytes(cut);
+        File.WriteAllBytes(cut, gzipped.AsSpan(0, gzipped.Length / 2).ToArray());
+        Assert.Throws<DatasetFormatException>(() => IdxFile.Read(cut));
+
+        string empty = Path.Combine(_temp, "empty-idx");
+        File.WriteAllBytes(empty, []);
+        Assert.Contains("empty", Assert.Throws<DatasetFormatException>(() => IdxFile.Read(empty)).Message, StringComparison.Ordinal);
     }
 
     [Fact]
