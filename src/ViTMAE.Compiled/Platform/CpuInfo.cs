@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.Arm;
@@ -61,7 +60,12 @@ public static class CpuInfo
     };
 
     /// <summary>Whether this process runs ahead-of-time compiled code (NativeAOT), whose instruction sets are fixed.</summary>
-    public static bool IsAheadOfTimeCompiled => !RuntimeFeature.IsDynamicCodeCompiled;
+    /// <remarks>
+    /// Not <c>RuntimeFeature.IsDynamicCodeCompiled</c>: a project with <c>PublishAot</c> sets that switch off in its JIT
+    /// builds too (so that <c>dotnet run</c> behaves like the published binary), and would be reported as NativeAOT. A JIT
+    /// process has compiled methods by the time anyone asks; a NativeAOT one never has any.
+    /// </remarks>
+    public static bool IsAheadOfTimeCompiled => System.Runtime.JitInfo.GetCompiledMethodCount() == 0;
 
     /// <summary>The name of an x86-64 level: "x86-64" for 1, "x86-64-v2" … "x86-64-v4".</summary>
     /// <param name="level">1 to 4.</param>
