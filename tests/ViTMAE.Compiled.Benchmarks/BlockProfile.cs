@@ -71,24 +71,33 @@ internal static class BlockProfile
         Gemm("decoder_pred", P, VitMaeBase.PatchDim, Hd, 1);
 
         Console.WriteLine($"threads={threads}");
+        PrintTable(rows, "F1");
+    }
+
+    /// <summary>The markdown table of (block, GFLOP, ms) rows with their rates and a total line.</summary>
+    internal static void PrintTable(List<(string Name, double Gflop, double Ms)> rows, string msFormat)
+    {
         Console.WriteLine("| Block | GFLOP | ms | GFLOP/s |");
         Console.WriteLine("| --- | ---: | ---: | ---: |");
         foreach ((string name, double gflop, double ms) in rows)
         {
             string flops = gflop > 0 ? gflop.ToString("F2", CultureInfo.InvariantCulture) : "—";
             string rate = gflop > 0 ? (gflop / ms * 1000).ToString("F0", CultureInfo.InvariantCulture) : "—";
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name} | {flops} | {ms:F1} | {rate} |"));
+            Console.WriteLine($"| {name} | {flops} | {ms.ToString(msFormat, CultureInfo.InvariantCulture)} | {rate} |");
         }
 
         double total = rows.Sum(r => r.Ms), totalFlop = rows.Sum(r => r.Gflop);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| total | {totalFlop:F2} | {total:F1} | {totalFlop / total * 1000:F0} |"));
     }
 
-    private static double Median(Action body)
+    private static double Median(Action body) => Median(body, Warmup, Rounds);
+
+    /// <summary>The median time of <paramref name="rounds"/> runs of <paramref name="body"/> after <paramref name="warmup"/> unmeasured ones.</summary>
+    internal static double Median(Action body, int warmup, int rounds)
     {
-        for (int i = 0; i < Warmup; i++) body();
-        var times = new double[Rounds];
-        for (int i = 0; i < Rounds; i++)
+        for (int i = 0; i < warmup; i++) body();
+        var times = new double[rounds];
+        for (int i = 0; i < rounds; i++)
         {
             long start = Stopwatch.GetTimestamp();
             body();
@@ -96,6 +105,6 @@ internal static class BlockProfile
         }
 
         Array.Sort(times);
-        return times[Rounds / 2];
+        return times[rounds / 2];
     }
 }

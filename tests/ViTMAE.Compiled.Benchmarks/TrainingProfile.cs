@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Diagnostics;
 using System.Globalization;
 using System.Linq;
 using ViTMAE.Compiled.Benchmarks.Models;
@@ -89,7 +88,6 @@ internal static class TrainingProfile
         using (var trainer = FashionMnist.CreateTrainer(Training.ModelParameters.Random(FashionMnist.WeightLayout, 0), new Training.TrainingOptions { LearningRate = 1e-6 }, Batch, 0, threads))
         {
             float[] pixels = R(Batch * FashionMnist.ImageHeight * FashionMnist.ImageWidth), noise = R(Batch * FashionMnist.NumPatches);
-            var inputs = new Modeling.ViTMAEInputs(pixels, Batch) { Noise = noise };
             double forward = Median(() => trainer.Loss(new Modeling.ViTMAEInputs(pixels, Batch) { Noise = noise }));
             double backward = Median(() => { trainer.ComputeGradients(new Modeling.ViTMAEInputs(pixels, Batch) { Noise = noise }); trainer.ZeroGradients(); });
             double step = Median(() => trainer.Step(new Modeling.ViTMAEInputs(pixels, Batch) { Noise = noise }));
@@ -98,31 +96,8 @@ internal static class TrainingProfile
         }
 
         Console.WriteLine($"fashion-mnist, batch {Batch}, threads={threads}");
-        Console.WriteLine("| Block | GFLOP | ms | GFLOP/s |");
-        Console.WriteLine("| --- | ---: | ---: | ---: |");
-        foreach ((string name, double gflop, double ms) in rows)
-        {
-            string flops = gflop > 0 ? gflop.ToString("F2", CultureInfo.InvariantCulture) : "—";
-            string rate = gflop > 0 ? (gflop / ms * 1000).ToString("F0", CultureInfo.InvariantCulture) : "—";
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name} | {flops} | {ms:F2} | {rate} |"));
-        }
-
-        double total = rows.Sum(r => r.Ms), totalFlop = rows.Sum(r => r.Gflop);
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| total | {totalFlop:F2} | {total:F1} | {totalFlop / total * 1000:F0} |"));
+        BlockProfile.PrintTable(rows, "F2");
     }
 
-    private static double Median(Action body)
-    {
-        for (int i = 0; i < Warmup; i++) body();
-        var times = new double[Rounds];
-        for (int i = 0; i < Rounds; i++)
-        {
-            long start = Stopwatch.GetTimestamp();
-            body();
-            times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-        }
-
-        Array.Sort(times);
-        return times[Rounds / 2];
-    }
+    private static double Median(Action body) => BlockProfile.Median(body, Warmup, Rounds);
 }
