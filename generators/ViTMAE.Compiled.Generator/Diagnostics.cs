@@ -25,6 +25,8 @@ namespace ViTMAE.Compiled.Generator
         public static readonly DiagnosticDescriptor InvalidMetadata = Error(ConfigDiagnosticIds.InvalidMetadata, "Invalid ViTMAE item metadata");
         public static readonly DiagnosticDescriptor ValueOutOfRange = Error(ConfigDiagnosticIds.ValueOutOfRange, "Config value out of range");
         public static readonly DiagnosticDescriptor ModelTooLarge = Error(ConfigDiagnosticIds.ModelTooLarge, "Model too large");
+        public static readonly DiagnosticDescriptor UnknownKey = new DiagnosticDescriptor(
+            ConfigDiagnosticIds.UnknownKey, "Unknown ViTMAE config key", "{0}", Category, DiagnosticSeverity.Warning, isEnabledByDefault: true, helpLinkUri: HelpLink);
 
         public static DiagnosticDescriptor ById(string id) => id switch
         {
@@ -42,6 +44,7 @@ namespace ViTMAE.Compiled.Generator
             ConfigDiagnosticIds.InvalidMetadata => InvalidMetadata,
             ConfigDiagnosticIds.ValueOutOfRange => ValueOutOfRange,
             ConfigDiagnosticIds.ModelTooLarge => ModelTooLarge,
+            ConfigDiagnosticIds.UnknownKey => UnknownKey,
             _ => throw new ArgumentOutOfRangeException(nameof(id), id, "unknown diagnostic ID"),
         };
 

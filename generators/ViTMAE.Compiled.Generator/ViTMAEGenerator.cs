@@ -31,6 +31,20 @@ namespace ViTMAE.Compiled.Generator
         }
 
         /// <inheritdoc/>
+        /// <summary>Whether any diagnostic is an error (warnings such as VMAE015 still let the model compile).</summary>
+        private static bool HasErrors(EquatableArray<DiagnosticInfo> diagnostics)
+        {
+            foreach (DiagnosticInfo d in diagnostics)
+            {
+                if (!ConfigDiagnosticIds.IsWarning(d.Id))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
         public void Initialize(IncrementalGeneratorInitializationContext context)
         {
             // 1. Which additional files are ViTMAE configs (item metadata decides; only marked files are read), and what
@@ -82,7 +96,7 @@ namespace ViTMAE.Compiled.Generator
             // 5. Plan each valid config (spec → steps, shapes, buffer table), then emit it (plan → C#): two steps, so that
             //    a plan that comes out equal is not emitted again.
             IncrementalValuesProvider<PlannedModel> planned = checkedModels
-                .Where(static m => m.Spec is not null && m.Diagnostics.Count == 0 && !m.IsDuplicate)
+                .Where(static m => m.Spec is not null && !HasErrors(m.Diagnostics) && !m.IsDuplicate)
                 .Select(static (m, ct) => PlannedModel.Create(m, ct))
                 .WithTrackingName(Steps.Planned);
 

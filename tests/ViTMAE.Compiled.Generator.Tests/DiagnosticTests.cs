@@ -235,13 +235,50 @@ public class DiagnosticTests
     [Fact]
     public void Unknown_keys_are_ignored_and_defaults_apply()
     {
-        (var compilation, GeneratorRunResult result) = GeneratorHarness.RunAndCompile(new ConfigItem("models/minimal.json", "{ \"model_type\": \"vit_mae\", \"architectures\": [\"ViTMAEForPreTraining\"], \"torch_dtype\": \"float32\", \"anything\": {\"nested\": [1, 2, {\"x\": null}]} }"));
-        Assert.Empty(result.Diagnostics);
+        (var compilation, GeneratorRunResult result) = GeneratorHarness.RunAndCompile(
+            [new ConfigItem("models/minimal.json", "{ \"model_type\": \"vit_mae\", \"architectures\": [\"ViTMAEForPreTraining\"], \"torch_dtype\": \"float32\", \"anything\": {\"nested\": [1, 2, {\"x\": null}]} }")],
+            ["VMAE015"]);
+        // HF ignores the unknown key; the generator compiles the model too, with a warning at the key (VMAE015).
+        Diagnostic warning = Assert.Single(result.Diagnostics);
+        Assert.Equal(("VMAE015", DiagnosticSeverity.Warning), (warning.Id, warning.Severity));
         string text = Assert.Single(result.GeneratedSources).SourceText.ToString();
         Assert.Contains("public const int HiddenSize = 768;", text, StringComparison.Ordinal);
         Assert.Contains("public const int LenKeep = 49;", text, StringComparison.Ordinal);
         Assert.Contains("public sealed partial class Minimal", text, StringComparison.Ordinal);
         Assert.Contains("namespace Consumer", text, StringComparison.Ordinal);
         Assert.NotNull(compilation.GetTypeByMetadataName("Consumer.Minimal"));
+    }
+
+    [Fact]
+    public void VMAE015_unknown_keys_warn_at_the_key_and_the_model_still_compiles()
+    {
+        const string json = "{\n  \"hidden_size\": 64,\n  \"num_hiden_layers\": 2,\n  \"my_note\": \"x\",\n  \"num_attention_heads\": 4,\n  \"intermediate_size\": 128,\n  \"decoder_hidden_size\": 32,\n  \"decoder_num_attention_heads\": 4,\n  \"decoder_intermediate_size\": 64,\n  \"image_size\": 32,\n  \"patch_size\": 8,\n  \"architectures\": [\"ViTMAEForPreTraining\"],\n  \"transformers_version\": \"4.56.0\",\n  \"torch_dtype\": \"float32\",\n  \"id2label\": {}\n}";
+        GeneratorRunResult result = GeneratorHarness.Run(new ConfigItem(Path, json, "Typo"));
+        Assert.Null(result.Exception);
+        Assert.Single(result.GeneratedSources);
+        Assert.All(result.Diagnostics, d => Assert.Equal(DiagnosticSeverity.Warning, d.Severity));
+        Assert.Equal(["VMAE015", "VMAE015"], result.Diagnostics.Select(d => d.Id));
+
+        Diagnostic typo = result.Diagnostics.Single(d => d.GetMessage(System.Globalization.CultureInfo.InvariantCulture).Contains("num_hiden_layers", StringComparison.Ordinal));
+        Assert.Equal((3, 3), Position(typo));
+        Assert.Contains("did you mean 'num_hidden_layers'", typo.GetMessage(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+
+        Diagnostic note = result.Diagnostics.Single(d => d != typo);
+        Assert.Equal((4, 3), Position(note));
+        Assert.DoesNotContain("did you mean", note.GetMessage(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+
+        // The keys Hugging Face writes itself (architectures, transformers_version, torch_dtype, id2label, ...) are not flagged.
+        Assert.DoesNotContain(result.Diagnostics, d => d.GetMessage(System.Globalization.CultureInfo.InvariantCulture).Contains("architectures", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Unknown_keys_do_not_hide_errors_or_stop_the_runtime_parser()
+    {
+        GeneratorRunResult result = GeneratorHarness.Run(new ConfigItem(Path, "{\n  \"hidden_sise\": 64,\n  \"hidden_size\": \"64\"\n}", "Bad"));
+        Assert.Empty(result.GeneratedSources);
+        Assert.Equal(["VMAE002", "VMAE015"], result.Diagnostics.Select(d => d.Id).Order());
+
+        ViTMAE.Compiled.Configuration.ViTMAESpec spec = ViTMAE.Compiled.Configuration.ViTMAESpec.Parse("{\"num_hiden_layers\": 2, \"hidden_size\": 64, \"num_attention_heads\": 4}");
+        Assert.Equal(12, spec.NumHiddenLayers); // HF's behaviour: the misspelt key sets nothing
     }
 }

@@ -51,6 +51,12 @@ namespace ViTMAE.Compiled.Configuration
 
         /// <summary>A derived size (a weight tensor, the activation arena, the parameter count) exceeds what the runtime can hold.</summary>
         public const string ModelTooLarge = "VMAE014";
+
+        /// <summary>A key neither ViTMAEConfig nor PretrainedConfig knows (a warning: Hugging Face ignores it too).</summary>
+        public const string UnknownKey = "VMAE015";
+
+        /// <summary>Whether a diagnostic ID is a warning (the model is still compiled) rather than an error.</summary>
+        public static bool IsWarning(string id) => id == UnknownKey;
     }
 
     /// <summary>One problem found in a config file: ID, message and where in the JSON it is.</summary>
@@ -137,7 +143,89 @@ namespace ViTMAE.Compiled.Configuration
                 Validate(spec, patchW, reader);
             }
 
-            return diagnostics.Count == errorsBefore ? spec : null;
+            ViTMAESpec? result = diagnostics.Count == errorsBefore ? spec : null;
+            WarnUnknownKeys(root, diagnostics);
+            return result;
+        }
+
+        /// <summary>The keys this parser reads.</summary>
+        private static readonly string[] ViTMAEKeys =
+        {
+            "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "hidden_act", "hidden_dropout_prob",
+            "attention_probs_dropout_prob", "initializer_range", "layer_norm_eps", "image_size", "patch_size", "num_channels",
+            "qkv_bias", "decoder_num_attention_heads", "decoder_hidden_size", "decoder_num_hidden_layers",
+            "decoder_intermediate_size", "mask_ratio", "norm_pix_loss", "model_type",
+        };
+
+        /// <summary>Keys Hugging Face's PretrainedConfig writes or reads for every model (transformers 4.x): not ViTMAE's, not typos.</summary>
+        private static readonly HashSet<string> PretrainedConfigKeys = new HashSet<string>(StringComparer.Ordinal)
+        {
+            "_name_or_path", "_commit_hash", "_attn_implementation", "_attn_implementation_autoset", "architectures", "torch_dtype", "dtype",
+            "transformers_version", "return_dict", "output_hidden_states", "output_attentions", "torchscript", "use_bfloat16",
+            "tf_legacy_loss", "pruned_heads", "tie_word_embeddings", "chunk_size_feed_forward", "is_encoder_decoder", "is_decoder",
+            "cross_attention_hidden_size", "add_cross_attention", "tie_encoder_decoder", "max_length", "min_length", "do_sample",
+            "early_stopping", "num_beams", "num_beam_groups", "diversity_penalty", "temperature", "top_k", "top_p", "typical_p",
+            "repetition_penalty", "length_penalty", "no_repeat_ngram_size", "encoder_no_repeat_ngram_size", "bad_words_ids",
+            "num_return_sequences", "output_scores", "return_dict_in_generate", "forced_bos_token_id", "forced_eos_token_id",
+            "remove_invalid_values", "exponential_decay_length_penalty", "suppress_tokens", "begin_suppress_tokens",
+            "finetuning_task", "id2label", "label2id", "num_labels", "tokenizer_class", "prefix", "bos_token_id", "pad_token_id",
+            "eos_token_id", "sep_token_id", "decoder_start_token_id", "task_specific_params", "problem_type", "gradient_checkpointing",
+            "use_cache", "encoder_stride",
+        };
+
+        /// <summary>
+        /// VMAE015 for each top-level key that is neither a ViTMAEConfig field nor a PretrainedConfig one, with the closest
+        /// ViTMAE key when it is a likely typo ("num_hiden_layers" → "num_hidden_layers"). Hugging Face ignores such keys
+        /// silently, so the model still compiles — with the default the misspelt key did not set.
+        /// </summary>
+        private static void WarnUnknownKeys(JsonNode root, List<ConfigDiagnostic> diagnostics)
+        {
+            foreach (KeyValuePair<JsonNode, JsonNode> member in root.Members)
+            {
+                string key = member.Key.Text;
+                if (Array.IndexOf(ViTMAEKeys, key) >= 0 || PretrainedConfigKeys.Contains(key))
+                {
+                    continue;
+                }
+
+                string? closest = null;
+                int best = int.MaxValue;
+                foreach (string known in ViTMAEKeys)
+                {
+                    int distance = EditDistance(key, known);
+                    if (distance < best)
+                    {
+                        best = distance;
+                        closest = known;
+                    }
+                }
+
+                string hint = closest != null && best <= Math.Max(2, key.Length / 5)
+                    ? "; did you mean '" + closest + "'? (the model is compiled with " + closest + "'s default)"
+                    : "; Hugging Face ignores it, and so does this generator";
+                diagnostics.Add(new ConfigDiagnostic(ConfigDiagnosticIds.UnknownKey, "unknown key '" + key + "'" + hint, member.Key.Span));
+            }
+        }
+
+        /// <summary>Levenshtein distance (insertions, deletions, substitutions), for the typo hint.</summary>
+        private static int EditDistance(string a, string b)
+        {
+            var previous = new int[b.Length + 1];
+            var current = new int[b.Length + 1];
+            for (int j = 0; j <= b.Length; j++) previous[j] = j;
+            for (int i = 1; i <= a.Length; i++)
+            {
+                current[0] = i;
+                for (int j = 1; j <= b.Length; j++)
+                {
+                    int substitute = previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+                    current[j] = Math.Min(substitute, Math.Min(previous[j], current[j - 1]) + 1);
+                }
+
+                (previous, current) = (current, previous);
+            }
+
+            return previous[b.Length];
         }
 
         /// <summary>Semantic rules, checked once every value has the right type.</summary>
