@@ -62,7 +62,8 @@ public sealed class LinearProbe
         {
             double m = sum[j] / n, v = Math.Max(0, (sq[j] / n) - (m * m));
             mean[j] = (float)m;
-            scale[j] = v > 1e-12 ? (float)(1 / Math.Sqrt(v)) : 1f;
+            // A nearly constant feature (a border pixel that is almost always 0) is not blown up beyond 1 / 1e-3.
+            scale[j] = v > 1e-12 ? (float)(1 / Math.Sqrt(v + 1e-6)) : 1f;
         }
 
         var w = new float[classes * dim];
@@ -93,7 +94,7 @@ public sealed class LinearProbe
                     int i = order[k];
                     Standardise(features.Slice(i * dim, dim), mean, scale, x0);
                     Logits(w, b, x0, dim, p);
-                    TensorPrimitives.SoftMax(p, p);
+                    StableSoftMax(p);
                     p[labels[i]] -= 1;
                     for (int c = 0; c < classes; c++)
                     {
@@ -153,6 +154,13 @@ public sealed class LinearProbe
     private static void Logits(float[] w, float[] b, ReadOnlySpan<float> x, int dim, Span<float> logits)
     {
         for (int c = 0; c < logits.Length; c++) logits[c] = TensorPrimitives.Dot(w.AsSpan(c * dim, dim), x) + b[c];
+    }
+
+    /// <summary>Softmax in place, shifted by the maximum first so that large logits cannot overflow exp to ∞ (and NaN).</summary>
+    private static void StableSoftMax(Span<float> logits)
+    {
+        TensorPrimitives.Subtract(logits, TensorPrimitives.Max(logits), logits);
+        TensorPrimitives.SoftMax(logits, logits);
     }
 
     private static void Adam(float[] parameter, float[] gradient, float[] m, float[] v, double lr, long t)

@@ -51,6 +51,18 @@ public sealed class EvaluationTests
     }
 
     [Fact]
+    public void Rare_features_and_large_logits_do_not_turn_the_probe_into_NaN()
+    {
+        // Like Fashion-MNIST's border pixels: a feature that is nonzero once in 2,000 rows, at full scale.
+        (float[] x, byte[] y) = Clusters(400, 5, 12, 0.3, seed: 8);
+        x[5 * 12] = 1000f;
+        LinearProbe probe = LinearProbe.Train(x, y, 12, 5, epochs: 30, learningRate: 0.1);
+        (float[] tx, byte[] ty) = Clusters(50, 5, 12, 0.3, seed: 9);
+        tx[0] = 1e6f; // far outside the training range: logits in the thousands
+        Assert.True(probe.Accuracy(tx, ty) > 0.95, "accuracy " + probe.Accuracy(tx, ty));
+    }
+
+    [Fact]
     public void Bad_shapes_and_labels_are_refused()
     {
         Assert.Throws<ArgumentException>(() => LinearProbe.Train(new float[10], new byte[3], 4, 2));
