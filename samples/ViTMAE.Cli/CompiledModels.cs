@@ -30,6 +30,15 @@ internal static class CompiledModels
             (folder, batch, threads) => VitMaeBase.ResumeTraining(folder, batch, threads)),
     ];
 
+    /// <summary>
+    /// The per-channel normalisation a run uses for a model of <paramref name="channels"/> channels: ImageNet's for colour
+    /// (facebook/vit-mae-base's image processor), Fashion-MNIST's pixel statistics over its 60,000 training images for
+    /// grey. `train` writes it to the run's preprocessor_config.json; `probe` embeds with the same.
+    /// </summary>
+    public static (double[] Mean, double[] Std) Normalisation(int channels) => channels == 3
+        ? ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+        : ([0.2860], [0.3530]);
+
     /// <summary>The entry named <paramref name="name"/>.</summary>
     /// <exception cref="CliUsageException">No such compiled model.</exception>
     public static Entry ByName(string name) => All.FirstOrDefault(m => m.Name == name)

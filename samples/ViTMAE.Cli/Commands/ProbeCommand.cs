@@ -102,8 +102,7 @@ internal static class ProbeCommand
     private static (float[] Cls, float[] Mean) Embed(IViTMAEModel model, ViTMAESpec spec, IdxImageDataset data, int count, int threads, string what)
     {
         const int batch = 64;
-        double[] mean = spec.NumChannels == 3 ? [0.485, 0.456, 0.406] : [0.2860];
-        double[] std = spec.NumChannels == 3 ? [0.229, 0.224, 0.225] : [0.3530];
+        (double[] mean, double[] std) = CompiledModels.Normalisation(spec.NumChannels);
         var images = new TrainingBatches(data, spec.NumChannels, spec.ImageHeight, spec.ImageWidth, mean, std, seed: 0, augment: false);
         int d = spec.HiddenSize, tokens = 1 + spec.NumPatches;
         var cls = new float[(long)count * d];

@@ -28,9 +28,6 @@ namespace ViTMAE.Cli;
 /// </summary>
 internal static class TrainCommand
 {
-    /// <summary>Fashion-MNIST's pixel statistics over its 60,000 training images ([0, 1] scale).</summary>
-    private static readonly double[] FashionMnistMean = [0.2860], FashionMnistStd = [0.3530];
-
     private const string StateFile = "train_state.json", MetricsFile = "metrics.jsonl", CurveFile = "loss_curve.png";
 
     public static Command Create()
@@ -121,7 +118,7 @@ internal static class TrainCommand
         Directory.CreateDirectory(outFolder);
         ImageDataset data = ImageDataset.Open(settings.Data!);
         ViTMAESpec spec = model.Spec;
-        (double[] mean, double[] std) = spec.NumChannels == 3 ? ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]) : (FashionMnistMean, FashionMnistStd);
+        (double[] mean, double[] std) = CompiledModels.Normalisation(spec.NumChannels);
         var batches = new TrainingBatches(data, spec.NumChannels, spec.ImageHeight, spec.ImageWidth, mean, std, settings.Seed);
         int perEpoch = batches.BatchesPerEpoch(settings.Batch);
         if (perEpoch == 0)
