@@ -6,8 +6,10 @@ using ViTMAE.Compiled.Weights;
 namespace ViTMAE.Compiled.Onnx;
 
 /// <summary>
-/// Exports a ViTMAE checkpoint as a standard ONNX model file (opset 17, ai.onnx operators only, static shapes) that
-/// ONNX Runtime and other ONNX consumers load directly.
+/// Exports a ViTMAE checkpoint as a standard ONNX model file (opset 17, ai.onnx operators only) that ONNX Runtime and
+/// other ONNX consumers load directly. Every shape is fixed by the config and the resolution except the batch axis,
+/// which is the symbolic dimension <c>batch</c> unless <see cref="OnnxBuildOptions.Batch"/> fixes it (as in models
+/// exported by Hugging Face's tooling).
 /// </summary>
 public static class OnnxExport
 {

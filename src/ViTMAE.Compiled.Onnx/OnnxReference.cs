@@ -18,7 +18,8 @@ namespace ViTMAE.Compiled.Onnx;
 /// </summary>
 /// <remarks>
 /// Inputs are <c>pixel_values</c> <c>[B,C,H,W]</c> and <c>noise</c> <c>[B,L]</c>; masking is deterministic from the
-/// noise exactly as in Hugging Face (stable ascending argsort). Outputs: <c>loss</c> (NaN when no patch is masked, as
+/// noise exactly as in Hugging Face (stable ascending argsort). B is either fixed by the graph or, for a graph with a
+/// symbolic batch (the default), taken from the lengths of the inputs of each <see cref="Run"/>. Outputs: <c>loss</c> (NaN when no patch is masked, as
 /// in Hugging Face), <c>logits</c>, <c>mask</c>, <c>ids_restore</c> (int64), <c>last_hidden_state</c>, and on request
 /// <c>hidden_states.N</c>, <c>attentions.N</c>, <c>decoder_hidden_states.N</c>, <c>decoder_attentions.N</c>.
 /// An instance is not thread-safe for concurrent <see cref="Run"/> calls.
@@ -34,16 +35,29 @@ public sealed class OnnxReference : IDisposable
     {
         _session = session;
         _temporaryDirectory = temporaryDirectory;
-        _pixelShape = StaticShape("pixel_values");
-        _noiseShape = StaticShape("noise");
+        _pixelShape = InputShape("pixel_values", 4);
+        _noiseShape = InputShape("noise", 2);
+        if ((_pixelShape[0] < 0) != (_noiseShape[0] < 0) || (_pixelShape[0] >= 0 && _pixelShape[0] != _noiseShape[0]))
+        {
+            throw new NotSupportedException(
+                $"pixel_values [{string.Join(", ", _pixelShape)}] and noise [{string.Join(", ", _noiseShape)}] disagree on the batch axis.");
+        }
+
+        Batch = _pixelShape[0] < 0 ? null : (int)_pixelShape[0];
         OutputNames = [.. session.OutputNames];
     }
 
-    /// <summary>Shape of the <c>pixel_values</c> input <c>[B,C,H,W]</c>.</summary>
+    /// <summary>
+    /// Shape of the <c>pixel_values</c> input <c>[B,C,H,W]</c>, as ONNX Runtime reports it: B is −1 when the batch is
+    /// symbolic.
+    /// </summary>
     public ImmutableArray<int> PixelValuesShape => [.. _pixelShape.Select(d => (int)d)];
 
-    /// <summary>Shape of the <c>noise</c> input <c>[B,L]</c>.</summary>
+    /// <summary>Shape of the <c>noise</c> input <c>[B,L]</c>; B is −1 when the batch is symbolic.</summary>
     public ImmutableArray<int> NoiseShape => [.. _noiseShape.Select(d => (int)d)];
+
+    /// <summary>The graph's fixed batch, or <see langword="null"/> when the batch is symbolic (any batch runs).</summary>
+    public int? Batch { get; }
 
     /// <summary>The graph's output names in declaration order.</summary>
     public ImmutableArray<string> OutputNames { get; }
@@ -95,18 +109,22 @@ public sealed class OnnxReference : IDisposable
 
     /// <summary>
     /// Runs the model. <paramref name="pixelValues"/> is row-major <see cref="PixelValuesShape"/>, <paramref name="noise"/>
-    /// row-major <see cref="NoiseShape"/>. Returns every output by name.
+    /// row-major <see cref="NoiseShape"/>; with a symbolic batch, B is <paramref name="noise"/>'s length over L and
+    /// <paramref name="pixelValues"/> must hold as many images. Returns every output by name.
     /// </summary>
     /// <exception cref="ArgumentException">An input has the wrong length.</exception>
     public IReadOnlyDictionary<string, OnnxTensor> Run(float[] pixelValues, float[] noise)
     {
         ArgumentNullException.ThrowIfNull(pixelValues);
         ArgumentNullException.ThrowIfNull(noise);
-        CheckLength(pixelValues, _pixelShape, nameof(pixelValues));
-        CheckLength(noise, _noiseShape, nameof(noise));
+        long batch = Batch ?? RuntimeBatch(noise.Length, _noiseShape[1]);
+        long[] pixelShape = [batch, .. _pixelShape.AsSpan(1)];
+        long[] noiseShape = [batch, .. _noiseShape.AsSpan(1)];
+        CheckLength(pixelValues, pixelShape, nameof(pixelValues));
+        CheckLength(noise, noiseShape, nameof(noise));
 
-        using OrtValue pixelValue = OrtValue.CreateTensorValueFromMemory(pixelValues, _pixelShape);
-        using OrtValue noiseValue = OrtValue.CreateTensorValueFromMemory(noise, _noiseShape);
+        using OrtValue pixelValue = OrtValue.CreateTensorValueFromMemory(pixelValues, pixelShape);
+        using OrtValue noiseValue = OrtValue.CreateTensorValueFromMemory(noise, noiseShape);
         using var runOptions = new RunOptions();
         using IDisposableReadOnlyCollection<OrtValue> outputs = _session.Run(
             runOptions, ["pixel_values", "noise"], [pixelValue, noiseValue], OutputNames);
@@ -139,7 +157,8 @@ public sealed class OnnxReference : IDisposable
         }
     }
 
-    private long[] StaticShape(string input)
+    /// <summary>The input's shape: static, except that the batch axis (the first) may be symbolic (−1).</summary>
+    private long[] InputShape(string input, int rank)
     {
         if (!_session.InputMetadata.TryGetValue(input, out NodeMetadata? metadata))
         {
@@ -147,12 +166,26 @@ public sealed class OnnxReference : IDisposable
         }
 
         int[] dims = metadata.Dimensions;
-        if (dims.Any(d => d <= 0))
+        if (dims.Length != rank || dims.Skip(1).Any(d => d <= 0) || dims[0] == 0)
         {
-            throw new NotSupportedException($"Input '{input}' has a dynamic shape; OnnxReference expects the static graphs it builds.");
+            throw new NotSupportedException(
+                $"Input '{input}' has shape [{string.Join(", ", dims)}]; OnnxReference expects the graphs it builds "
+                + $"(rank {rank}, every axis fixed except possibly the batch).");
         }
 
-        return [.. dims.Select(d => (long)d)];
+        return [.. dims.Select(d => d < 0 ? -1L : d)];
+    }
+
+    /// <summary>B for a symbolic-batch graph: <paramref name="noiseLength"/> must be a positive multiple of L.</summary>
+    private static long RuntimeBatch(int noiseLength, long patches)
+    {
+        if (noiseLength == 0 || noiseLength % patches != 0)
+        {
+            throw new ArgumentException(
+                $"noise must hold B·{patches} values for a batch B ≥ 1 (got {noiseLength}).", "noise");
+        }
+
+        return noiseLength / patches;
     }
 
     private static void CheckLength(float[] values, long[] shape, string parameter)

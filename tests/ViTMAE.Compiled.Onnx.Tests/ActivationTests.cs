@@ -103,7 +103,7 @@ public sealed class ActivationTests
 
         // The encoder alone accepts a resolution that is not a multiple of the patch (the convolution floors, as in HF).
         using OnnxReference encoder = OnnxReference.Create(spec, weights, new OnnxBuildOptions { Height = 18, Width = 16, EncoderOnly = true });
-        Assert.Equal([1, 3, 18, 16], encoder.PixelValuesShape.ToArray());
+        Assert.Equal([-1, 3, 18, 16], encoder.PixelValuesShape.ToArray());
     }
 
     private static void AssertClose(float[] expected, double[] actual, string name)

@@ -15,8 +15,16 @@ public sealed class ExportTests
 {
     private static readonly OnnxBuildOptions Options = new() { Batch = 3, OutputHiddenStates = true, OutputAttentions = true };
 
+    /// <summary>Every operator a built graph may use: standard ai.onnx ones (Shape only with a symbolic batch).</summary>
+    internal static readonly string[] StandardOps =
+    [
+        "Add", "Concat", "Conv", "Div", "Erf", "Expand", "Gather", "GatherElements", "Identity", "LayerNormalization",
+        "MatMul", "Mul", "Pow", "ReduceMean", "ReduceSum", "Relu", "Reshape", "ScatterElements", "Selu", "Shape", "Slice",
+        "Softmax", "Sqrt", "Sub", "Tanh", "TopK", "Transpose", "Unsqueeze",
+    ];
+
     /// <summary>Runs a model file in a brand-new InferenceSession (no OnnxReference code involved).</summary>
-    private static Dictionary<string, float[]> RunFresh(string path, float[] pixels, long[] pixelShape, float[] noise, long[] noiseShape)
+    internal static Dictionary<string, float[]> RunFresh(string path, float[] pixels, long[] pixelShape, float[] noise, long[] noiseShape)
     {
         using SessionOptions options = new OnnxSessionSettings().CreateSessionOptions();
         using var session = new InferenceSession(path, options);
@@ -111,17 +119,12 @@ public sealed class ExportTests
         Assert.Equal(string.Empty, opset.Domain);
         Assert.Equal(17, opset.Version);
 
-        string[] standard =
-        [
-            "Add", "Concat", "Conv", "Div", "Erf", "Expand", "Gather", "GatherElements", "Identity", "LayerNormalization",
-            "MatMul", "Mul", "Pow", "ReduceMean", "ReduceSum", "Relu", "Reshape", "ScatterElements", "Selu", "Slice",
-            "Softmax", "Sqrt", "Sub", "Tanh", "TopK", "Transpose", "Unsqueeze",
-        ];
         Assert.All(model.Graph.Node, n =>
         {
             Assert.True(string.IsNullOrEmpty(n.Domain), $"{n.Name} uses domain '{n.Domain}'");
-            Assert.Contains(n.OpType, standard);
+            Assert.Contains(n.OpType, StandardOps);
         });
+        Assert.DoesNotContain(model.Graph.Node, n => n.OpType == "Shape"); // a fixed batch needs no shape computed at run time
 
         Assert.Equal(["pixel_values", "noise"], model.Graph.Input.Select(i => i.Name).ToArray());
         Assert.Equal(["loss", "logits", "mask", "ids_restore", "last_hidden_state"], model.Graph.Output.Take(5).Select(o => o.Name).ToArray());
@@ -157,9 +160,49 @@ public sealed class ExportTests
         string dir = Golden.Case("tiny-default");
         using WeightSource weights = WeightSource.Open(Path.Combine(dir, "model.safetensors"));
         using OnnxReference reference = OnnxReference.Create(ViTMAESpec.Load(dir), weights);
-        Assert.Equal([1, 3, 32, 32], reference.PixelValuesShape.ToArray());
-        Assert.Equal([1, 16], reference.NoiseShape.ToArray());
+        Assert.Null(reference.Batch); // the default graph has a symbolic batch: ORT reports it as -1
+        Assert.Equal([-1, 3, 32, 32], reference.PixelValuesShape.ToArray());
+        Assert.Equal([-1, 16], reference.NoiseShape.ToArray());
         Assert.Throws<ArgumentException>(() => reference.Run(new float[10], new float[16]));
         Assert.Throws<ArgumentException>(() => reference.Run(new float[3 * 32 * 32], new float[15]));
+        Assert.Throws<ArgumentException>(() => reference.Run(new float[3 * 32 * 32], new float[2 * 16])); // noise says 2 images, pixels 1
+        Assert.Throws<ArgumentException>(() => reference.Run([], []));
+
+        using OnnxReference fixedBatch = OnnxReference.Create(ViTMAESpec.Load(dir), weights, new OnnxBuildOptions { Batch = 1 });
+        Assert.Equal(1, fixedBatch.Batch);
+        Assert.Equal([1, 3, 32, 32], fixedBatch.PixelValuesShape.ToArray());
+        Assert.Equal([1, 16], fixedBatch.NoiseShape.ToArray());
+        Assert.Throws<ArgumentException>(() => fixedBatch.Run(new float[2 * 3 * 32 * 32], new float[2 * 16]));
+    }
+
+    [Fact]
+    public void Default_export_has_a_symbolic_batch_and_runs_batches_1_and_3()
+    {
+        string dir = Golden.Case("tiny-batch");
+        ViTMAESpec spec = ViTMAESpec.Load(dir);
+        using WeightSource weights = WeightSource.Open(Path.Combine(dir, "model.safetensors"));
+        using SafeTensorsFile io = SafeTensorsFile.Open(Path.Combine(dir, "io.safetensors"));
+        float[] pixels = io.ReadFloat32("inputs.pixel_values");
+        float[] noise = io.ReadFloat32("inputs.noise");
+        Assert.Equal(3, io.GetInfo("inputs.pixel_values").Shape[0]);
+
+        using var temp = new TempDir();
+        string path = temp.File("vitmae.onnx");
+        OnnxExport.Write(spec, weights, path); // default options: symbolic batch
+        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
+        Assert.All(model.Graph.Input.Concat(model.Graph.Output).Where(v => v.Name != "loss"),
+            v => Assert.Equal("batch", v.Type.TensorType.Shape.Dim[0].DimParam));
+        Assert.Contains(model.MetadataProps, p => p.Key == "vitmae.batch" && p.Value == "dynamic");
+
+        // One file, two batches, in a fresh ONNX Runtime session: batch 3 matches Hugging Face, batch 1 the same image in the batch.
+        var three = RunFresh(path, pixels, [3, 3, 32, 32], noise, [3, 16]);
+        Assert.Null(Golden.Compare("logits", io, "pretraining.logits", new OnnxTensor("logits", [3, 16, 192], three["logits"])));
+        Assert.Null(Golden.Compare("loss", io, "pretraining.loss", new OnnxTensor("loss", [], three["loss"])));
+        int image = 3 * 32 * 32, logits = 16 * 192;
+        var one = RunFresh(path, pixels[(2 * image)..], [1, 3, 32, 32], noise[(2 * 16)..], [1, 16]);
+        var result = GoldenCheck.TensorComparer.Compare("logits[2] at batch 1", one["logits"], [1, 16, 192],
+            three["logits"].AsSpan(2 * logits, logits), [1, 16, 192], exact: false);
+        Assert.True(result.Passed, result.Format());
+        Assert.Equal(three["mask"].AsSpan(2 * 16, 16).ToArray(), one["mask"]);
     }
 }

@@ -37,8 +37,18 @@ internal sealed class OnnxGraphBuilder
     /// <summary>Number of nodes added so far.</summary>
     public int NodeCount => _graph.Node.Count;
 
+    /// <summary>
+    /// A dimension of <see cref="Input"/> or <see cref="Output"/> that is not fixed: it is written as the symbolic
+    /// <c>dim_param</c> <see cref="SymbolicDimensionName"/> instead of a <c>dim_value</c>.
+    /// </summary>
+    public const long SymbolicDimension = -1;
+
+    /// <summary>The <c>dim_param</c> written for <see cref="SymbolicDimension"/>.</summary>
+    public string SymbolicDimensionName { get; set; } = "batch";
+
     // ---- graph interface -------------------------------------------------------------------------------------------
 
+    /// <summary>Declares a graph input; a dimension equal to <see cref="SymbolicDimension"/> is symbolic.</summary>
     public string Input(string name, TensorProto.Types.DataType type, params long[] dims)
     {
         Reserve(name);
@@ -46,7 +56,10 @@ internal sealed class OnnxGraphBuilder
         return name;
     }
 
-    /// <summary>Declares <paramref name="value"/> as a graph output called <paramref name="name"/> (through an Identity).</summary>
+    /// <summary>
+    /// Declares <paramref name="value"/> as a graph output called <paramref name="name"/> (through an Identity); a
+    /// dimension equal to <see cref="SymbolicDimension"/> is symbolic.
+    /// </summary>
     public void Output(string name, string value, TensorProto.Types.DataType type, params long[] dims)
     {
         Reserve(name);
@@ -148,6 +161,7 @@ internal sealed class OnnxGraphBuilder
     public string LayerNormalization(string x, string scale, string bias, float epsilon) =>
         Single("LayerNormalization", [x, scale, bias], IntAttr("axis", -1), FloatAttr("epsilon", epsilon));
 
+    /// <summary>Reshape to a constant target (allowzero = 0: a 0 copies that axis from <paramref name="x"/>, one −1 is inferred).</summary>
     public string Reshape(string x, params long[] shape) => Single("Reshape", [x, Int64s(shape)]);
 
     public string Transpose(string x, params long[] perm) => Single("Transpose", [x], IntsAttr("perm", perm));
@@ -155,6 +169,13 @@ internal sealed class OnnxGraphBuilder
     public string Unsqueeze(string x, params long[] axes) => Single("Unsqueeze", [x, Int64s(axes)]);
 
     public string Expand(string x, params long[] shape) => Single("Expand", [x, Int64s(shape)]);
+
+    /// <summary>Expand to a shape computed in the graph (a 1-D int64 value).</summary>
+    public string ExpandTo(string x, string shape) => Single("Expand", [x, shape]);
+
+    /// <summary>Shape (opset 15+): the 1-D int64 shape of <paramref name="x"/>, axes [<paramref name="start"/>, <paramref name="end"/>).</summary>
+    public string Shape(string x, long start, long end) =>
+        Single("Shape", [x], IntAttr("start", start), IntAttr("end", end));
 
     public string Concat(long axis, params string[] inputs) => Single("Concat", inputs, IntAttr("axis", axis));
 
@@ -259,12 +280,23 @@ internal sealed class OnnxGraphBuilder
         }
     }
 
-    private static ValueInfoProto ValueInfo(string name, TensorProto.Types.DataType type, long[] dims)
+    private ValueInfoProto ValueInfo(string name, TensorProto.Types.DataType type, long[] dims)
     {
         var shape = new TensorShapeProto();
         foreach (long d in dims)
         {
-            shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = d });
+            if (d == SymbolicDimension)
+            {
+                shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = SymbolicDimensionName });
+            }
+            else if (d >= 0)
+            {
+                shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = d });
+            }
+            else
+            {
+                throw new ArgumentOutOfRangeException(nameof(dims), $"'{name}': dimension {d} is neither a size nor SymbolicDimension.");
+            }
         }
 
         return new ValueInfoProto

@@ -8,11 +8,17 @@ using ViTMAE.Compiled.Weights;
 namespace ViTMAE.Compiled.Onnx.Graph;
 
 /// <summary>
-/// Builds Hugging Face's ViTMAE (<c>ViTMAEForPreTraining</c>, or <c>ViTMAEModel</c> when encoder-only) as a static-shape
-/// ONNX graph from a config and a checkpoint, following <c>modeling_vit_mae.py</c> operation by operation
+/// Builds Hugging Face's ViTMAE (<c>ViTMAEForPreTraining</c>, or <c>ViTMAEModel</c> when encoder-only) as an ONNX
+/// graph from a config and a checkpoint, following <c>modeling_vit_mae.py</c> operation by operation
 /// (DESIGN.md §2). Weights become initializers under their checkpoint names; Linear weights are stored transposed
 /// (<c>name.T</c>, <c>[in, out]</c>) so each projection is one MatMul plus one Add.
 /// </summary>
+/// <remarks>
+/// Every shape is fixed at build time except the batch, which is either fixed (<see cref="OnnxBuildOptions.Batch"/>
+/// set) or the symbolic dimension <c>batch</c>. In the symbolic case nothing in the graph depends on a batch number:
+/// Reshape targets copy the batch axis (0), and the Expand targets that need B (CLS and mask tokens, the [B,L] masking
+/// constants) take it from <c>Shape(pixel_values)[0:1]</c> at run time.
+/// </remarks>
 internal sealed class ViTMAEGraph
 {
     /// <summary>The ai.onnx opset the graph targets (LayerNormalization exists from 17).</summary>
@@ -27,8 +33,15 @@ internal sealed class ViTMAEGraph
     private readonly OnnxGraphBuilder _g;
     private readonly string _prefix;
 
-    // Static shapes: batch, channels, resolution, patch grid, patches L, kept K, encoder tokens T = 1 + K.
-    private readonly int _b, _c, _h, _w, _p, _gridH, _gridW, _l, _k, _t;
+    // The batch: a fixed number, or null for the symbolic dimension.
+    private readonly int? _b;
+
+    // Fixed shapes: channels, resolution, patch grid, patches L, kept K, encoder tokens T = 1 + K.
+    private readonly int _c, _h, _w, _p, _gridH, _gridW, _l, _k, _t;
+
+    // pixel_values, and (symbolic batch only) its batch size as a 1-D int64 [1] computed once in the graph.
+    private string _pixels = string.Empty;
+    private string? _runtimeBatch;
 
     private ViTMAEGraph(ViTMAESpec spec, WeightSource weights, OnnxBuildOptions options)
     {
@@ -56,7 +69,38 @@ internal sealed class ViTMAEGraph
                 + "build with EncoderOnly = true or use a ViTMAEForPreTraining checkpoint.");
         }
 
-        _g = new OnnxGraphBuilder(options.EncoderOnly ? "ViTMAEModel" : "ViTMAEForPreTraining");
+        _g = new OnnxGraphBuilder(options.EncoderOnly ? "ViTMAEModel" : "ViTMAEForPreTraining")
+        {
+            SymbolicDimensionName = OnnxBuildOptions.BatchDimensionName,
+        };
+    }
+
+    /// <summary>The batch axis of a graph input or output: the fixed size, or the symbolic dimension.</summary>
+    private long IoBatch => _b ?? OnnxGraphBuilder.SymbolicDimension;
+
+    /// <summary>The batch axis of a Reshape target: the fixed size, or 0 (Reshape copies the input's batch axis).</summary>
+    private long ReshapeBatch => _b ?? 0;
+
+    /// <summary>
+    /// Expand <paramref name="x"/> (whose batch axis is 1 or B) to <c>[B, ..rest]</c>: a constant target when the batch is
+    /// fixed, else one built at run time from <c>Shape(pixel_values)[0:1]</c> and the constant <paramref name="rest"/>.
+    /// </summary>
+    private string ExpandToBatch(string x, params long[] rest)
+    {
+        if (_b is int batch)
+        {
+            return _g.Expand(x, [batch, .. rest]);
+        }
+
+        if (_runtimeBatch is null)
+        {
+            string scope = _g.Scope;
+            _g.Scope = "batch";
+            _runtimeBatch = _g.Shape(_pixels, start: 0, end: 1);
+            _g.Scope = scope;
+        }
+
+        return _g.ExpandTo(x, _g.Concat(0, _runtimeBatch, _g.Int64s(rest)));
     }
 
     /// <summary>Builds the graph for <paramref name="spec"/> and <paramref name="weights"/>.</summary>
@@ -78,7 +122,7 @@ internal sealed class ViTMAEGraph
             }
         }
 
-        Require(_options.Batch >= 1, $"Batch must be at least 1 (got {_options.Batch}).");
+        Require(_options.Batch is null or >= 1, $"Batch must be at least 1, or null for a symbolic batch (got {_options.Batch}).");
         Require(_h >= _p && _w >= _p, $"The input {_h}x{_w} is smaller than one {_p}x{_p} patch.");
         Require(_spec.HiddenSize % _spec.NumAttentionHeads == 0,
             $"hidden_size {_spec.HiddenSize} is not divisible by num_attention_heads {_spec.NumAttentionHeads}.");
@@ -95,8 +139,8 @@ internal sealed class ViTMAEGraph
     private OnnxModel BuildModel()
     {
         int d = _spec.HiddenSize;
-        string pixels = _g.Input("pixel_values", F32, _b, _c, _h, _w);
-        string noise = _g.Input("noise", F32, _b, _l);
+        string pixels = _pixels = _g.Input("pixel_values", F32, IoBatch, _c, _h, _w);
+        string noise = _g.Input("noise", F32, IoBatch, _l);
 
         // ---- embeddings: patch projection + position table, then random masking, then CLS -----------------------
         var (tokens, mask, idsRestore) = Embeddings(pixels, noise);
@@ -124,10 +168,10 @@ internal sealed class ViTMAEGraph
             string loss = Loss(pixels, logits, mask);
             _g.Scope = string.Empty;
             _g.Output("loss", loss, F32);
-            _g.Output("logits", logits, F32, _b, _l, _spec.PatchDim);
-            _g.Output("mask", mask, F32, _b, _l);
-            _g.Output("ids_restore", idsRestore, I64, _b, _l);
-            _g.Output("last_hidden_state", lastHidden, F32, _b, _t, d);
+            _g.Output("logits", logits, F32, IoBatch, _l, _spec.PatchDim);
+            _g.Output("mask", mask, F32, IoBatch, _l);
+            _g.Output("ids_restore", idsRestore, I64, IoBatch, _l);
+            _g.Output("last_hidden_state", lastHidden, F32, IoBatch, _t, d);
             AddLayerOutputs("hidden_states", hiddenStates, "attentions", attentions, _t, d, _spec.NumAttentionHeads);
             AddLayerOutputs("decoder_hidden_states", decoderHidden, "decoder_attentions", decoderAttentions,
                 _l + 1, _spec.DecoderHiddenSize, _spec.DecoderNumAttentionHeads);
@@ -135,9 +179,9 @@ internal sealed class ViTMAEGraph
         else
         {
             _g.Scope = string.Empty;
-            _g.Output("last_hidden_state", lastHidden, F32, _b, _t, d);
-            _g.Output("mask", mask, F32, _b, _l);
-            _g.Output("ids_restore", idsRestore, I64, _b, _l);
+            _g.Output("last_hidden_state", lastHidden, F32, IoBatch, _t, d);
+            _g.Output("mask", mask, F32, IoBatch, _l);
+            _g.Output("ids_restore", idsRestore, I64, IoBatch, _l);
             AddLayerOutputs("hidden_states", hiddenStates, "attentions", attentions, _t, d, _spec.NumAttentionHeads);
         }
 
@@ -145,16 +189,20 @@ internal sealed class ViTMAEGraph
         {
             ["vitmae.architecture"] = _options.EncoderOnly ? "ViTMAEModel" : "ViTMAEForPreTraining",
             ["vitmae.config"] = _spec.Describe(),
-            ["vitmae.batch"] = _b.ToString(CultureInfo.InvariantCulture),
+            ["vitmae.batch"] = BatchText,
             ["vitmae.height"] = _h.ToString(CultureInfo.InvariantCulture),
             ["vitmae.width"] = _w.ToString(CultureInfo.InvariantCulture),
             ["vitmae.num_patches"] = _l.ToString(CultureInfo.InvariantCulture),
             ["vitmae.len_keep"] = _k.ToString(CultureInfo.InvariantCulture),
         };
-        string doc = $"{metadata["vitmae.architecture"]} ({_spec.Describe()}) at batch {_b}, {_h}x{_w}: "
+        string batch = _b is int fixedBatch ? $"batch {fixedBatch}" : $"dynamic batch (symbolic '{OnnxBuildOptions.BatchDimensionName}')";
+        string doc = $"{metadata["vitmae.architecture"]} ({_spec.Describe()}) at {batch}, {_h}x{_w}: "
             + $"{_l} patches, {_k} kept. Built by ViTMAE.Compiled.Onnx from a Hugging Face checkpoint.";
         return _g.ToModel(Opset, metadata, doc);
     }
+
+    /// <summary>The <c>vitmae.batch</c> metadata: the fixed batch, or <c>dynamic</c>.</summary>
+    private string BatchText => _b?.ToString(CultureInfo.InvariantCulture) ?? "dynamic";
 
     private void AddLayerOutputs(string hiddenName, List<string> hidden, string attentionName, List<string> attentions, int tokens, int dim, int heads)
     {
@@ -162,7 +210,7 @@ internal sealed class ViTMAEGraph
         {
             for (int i = 0; i < hidden.Count; i++)
             {
-                _g.Output($"{hiddenName}.{i}", hidden[i], F32, _b, tokens, dim);
+                _g.Output($"{hiddenName}.{i}", hidden[i], F32, IoBatch, tokens, dim);
             }
         }
 
@@ -170,7 +218,7 @@ internal sealed class ViTMAEGraph
         {
             for (int i = 0; i < attentions.Count; i++)
             {
-                _g.Output($"{attentionName}.{i}", attentions[i], F32, _b, heads, tokens, tokens);
+                _g.Output($"{attentionName}.{i}", attentions[i], F32, IoBatch, heads, tokens, tokens);
             }
         }
     }
@@ -192,7 +240,7 @@ internal sealed class ViTMAEGraph
         string convB = _g.Initializer($"{e}.patch_embeddings.projection.bias",
             _weights.Require($"{e}.patch_embeddings.projection.bias", d), d);
         string patches = _g.Conv(pixels, convW, convB, [_p, _p], [_p, _p]);
-        patches = _g.Transpose(_g.Reshape(patches, _b, d, _l), 0, 2, 1);
+        patches = _g.Transpose(_g.Reshape(patches, ReshapeBatch, d, _l), 0, 2, 1);
 
         // Position table [1, 1+N, D] from the checkpoint, resized when the resolution differs (interpolate_pos_encoding).
         float[] pos = _weights.Require($"{e}.position_embeddings", 1, _spec.NumPatches + 1, d);
@@ -212,19 +260,27 @@ internal sealed class ViTMAEGraph
         var (_, idsShuffle) = _g.TopK(noise, _l, axis: 1, largest: false, sorted: true);
 
         // ids_restore = argsort(ids_shuffle): the inverse permutation, ids_restore[ids_shuffle[i]] = i.
-        var arange = new long[_b * _l];
+        // With a fixed batch the [B, L] constants are initializers; with a symbolic one, [1, L] rows expanded to [B, L].
+        int rows = _b ?? 1;
+        var arange = new long[rows * _l];
         for (int i = 0; i < arange.Length; i++)
         {
             arange[i] = i % _l;
         }
 
-        string positions = _g.InitializerInt64("masking.arange", arange, _b, _l);
-        string zeros = _g.InitializerInt64("masking.zeros", new long[_b * _l], _b, _l);
+        string positions = _g.InitializerInt64("masking.arange", arange, rows, _l);
+        string zeros = _g.InitializerInt64("masking.zeros", new long[rows * _l], rows, _l);
+        if (_b is null)
+        {
+            positions = ExpandToBatch(positions, _l);
+            zeros = ExpandToBatch(zeros, _l);
+        }
+
         string idsRestore = _g.ScatterElements(zeros, idsShuffle, positions, axis: 1);
 
         // Keep the first len_keep of the shuffled order; the kept tokens stay in ascending-noise order.
         string idsKeep = _g.Slice(idsShuffle, axis: 1, start: 0, end: _k);
-        string gatherIndex = _g.Expand(_g.Unsqueeze(idsKeep, 2), _b, _k, d);
+        string gatherIndex = ExpandToBatch(_g.Unsqueeze(idsKeep, 2), _k, d);
         string kept = _g.GatherElements(embedded, gatherIndex, axis: 1);
 
         // mask (1 = removed) in image order: a patch is removed iff its rank in the shuffle is ≥ len_keep.
@@ -244,7 +300,7 @@ internal sealed class ViTMAEGraph
             cls[i] += pos[i];
         }
 
-        string clsTokens = _g.Expand(_g.Initializer($"{e}.cls_token_with_position", cls, 1, 1, d), _b, 1, d);
+        string clsTokens = ExpandToBatch(_g.Initializer($"{e}.cls_token_with_position", cls, 1, 1, d), 1, d);
         string tokens = _g.Concat(1, clsTokens, kept);
         return (tokens, mask, idsRestore);
     }
@@ -267,10 +323,10 @@ internal sealed class ViTMAEGraph
         if (_l > _k) // with mask_ratio 0 there is nothing to append (and no unused initializer is left in the graph)
         {
             string maskToken = _g.Initializer("decoder.mask_token", maskTokenValues, 1, 1, dd);
-            sequence = _g.Concat(1, visible, _g.Expand(maskToken, _b, _l - _k, dd));
+            sequence = _g.Concat(1, visible, ExpandToBatch(maskToken, _l - _k, dd));
         }
 
-        string unshuffleIndex = _g.Expand(_g.Unsqueeze(idsRestore, 2), _b, _l, dd);
+        string unshuffleIndex = ExpandToBatch(_g.Unsqueeze(idsRestore, 2), _l, dd);
         string unshuffled = _g.GatherElements(sequence, unshuffleIndex, axis: 1);
         x = _g.Concat(1, cls, unshuffled);
 
@@ -307,9 +363,9 @@ internal sealed class ViTMAEGraph
     private string Loss(string pixels, string logits, string mask)
     {
         int pd = _spec.PatchDim;
-        string target = _g.Reshape(pixels, _b, _c, _gridH, _p, _gridW, _p);
+        string target = _g.Reshape(pixels, ReshapeBatch, _c, _gridH, _p, _gridW, _p);
         target = _g.Transpose(target, 0, 2, 4, 3, 5, 1); // n c h p w q → n h w p q c
-        target = _g.Reshape(target, _b, _l, pd);
+        target = _g.Reshape(target, ReshapeBatch, _l, pd);
         if (_spec.NormPixLoss)
         {
             string mean = _g.ReduceMean(target, [-1], keepDims: true);
@@ -339,13 +395,13 @@ internal sealed class ViTMAEGraph
         string q = Linear(h, $"{prefix}.attention.attention.query", dim, dim, _spec.QkvBias);
         string k = Linear(h, $"{prefix}.attention.attention.key", dim, dim, _spec.QkvBias);
         string v = Linear(h, $"{prefix}.attention.attention.value", dim, dim, _spec.QkvBias);
-        q = _g.Transpose(_g.Reshape(q, _b, tokens, heads, headDim), 0, 2, 1, 3); // [B,H,T,hd]
-        k = _g.Transpose(_g.Reshape(k, _b, tokens, heads, headDim), 0, 2, 3, 1); // [B,H,hd,T]
-        v = _g.Transpose(_g.Reshape(v, _b, tokens, heads, headDim), 0, 2, 1, 3); // [B,H,T,hd]
+        q = _g.Transpose(_g.Reshape(q, ReshapeBatch, tokens, heads, headDim), 0, 2, 1, 3); // [B,H,T,hd]
+        k = _g.Transpose(_g.Reshape(k, ReshapeBatch, tokens, heads, headDim), 0, 2, 3, 1); // [B,H,hd,T]
+        v = _g.Transpose(_g.Reshape(v, ReshapeBatch, tokens, heads, headDim), 0, 2, 1, 3); // [B,H,T,hd]
         string scores = _g.Mul(_g.MatMul(q, k), _g.Scalar((float)(1.0 / Math.Sqrt(headDim))));
         probs = _g.Softmax(scores, axis: -1);
         string context = _g.MatMul(probs, v);
-        context = _g.Reshape(_g.Transpose(context, 0, 2, 1, 3), _b, tokens, dim);
+        context = _g.Reshape(_g.Transpose(context, 0, 2, 1, 3), ReshapeBatch, tokens, dim);
         x = _g.Add(x, Linear(context, $"{prefix}.attention.output.dense", dim, dim, bias: true));
 
         // MLP.
