@@ -14,24 +14,45 @@ namespace ViTMAE.Compiled.Imaging;
 /// std to the image's dtype (float32) and computes <c>(image − mean) / std</c> in float32. Because the result depends
 /// only on the channel and the uint8 value, it is tabulated once per processor (3×256 floats), which is both exact and
 /// fast. Without <c>do_rescale</c> the uint8 value is cast to float32 before normalising, as HF does.</para>
-/// <para>Batches are written into one caller-provided <c>[B, 3, H, W]</c> buffer; resizing borrows its scratch buffers
+/// <para>A processor made for a grey model (<c>channels: 1</c>, e.g. the bundled Fashion-MNIST one) writes one channel: the resized RGB image converted as PIL's <c>convert("L")</c>
+/// (L = (R·299 + G·587 + B·114) / 1000, rounded), as the training batches convert it. Hugging Face's processor has no
+/// such mode (it would broadcast the mean over three channels); a grey model needs one channel, whatever the file has.</para>
+/// <para>Batches are written into one caller-provided <c>[B, C, H, W]</c> buffer; resizing borrows its scratch buffers
 /// from <see cref="ArrayPool{T}"/>, so steady-state preprocessing allocates nothing beyond decoding. Instances are
 /// immutable and thread-safe.</para>
 /// </remarks>
 public sealed class ImageProcessor
 {
-    private readonly float[] _lut = new float[3 * 256];
+    private readonly float[] _lut;
 
-    /// <summary>Creates a processor; <paramref name="settings"/> defaults to <see cref="ImageProcessorSettings.VitMaeBase"/>.</summary>
-    /// <exception cref="PreprocessorConfigException">The settings are out of range.</exception>
-    public ImageProcessor(ImageProcessorSettings? settings = null)
+    /// <summary>
+    /// Creates a processor; <paramref name="settings"/> defaults to <see cref="ImageProcessorSettings.VitMaeBase"/>;
+    /// <paramref name="channels"/> is the model's <c>num_channels</c>: 3, or 1 for a grey model.
+    /// </summary>
+    /// <exception cref="PreprocessorConfigException">The settings are out of range, or a grey processor is given three different means or deviations.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="channels"/> is neither 1 nor 3.</exception>
+    public ImageProcessor(ImageProcessorSettings? settings = null, int channels = 3)
     {
+        if (channels is not (1 or 3))
+        {
+            throw new ArgumentOutOfRangeException(nameof(channels), channels, "Images are preprocessed for 3-channel (RGB) or 1-channel (grey) models.");
+        }
+
         Settings = settings ?? ImageProcessorSettings.VitMaeBase;
         Settings.Validate();
-        for (int c = 0; c < 3; c++)
+        Channels = channels;
+        if (channels == 1 && (Distinct(Settings.ImageMean) || Distinct(Settings.ImageStd)))
         {
-            float mean = (float)Settings.ImageMean[c];
-            float std = (float)Settings.ImageStd[c];
+            throw new PreprocessorConfigException(null,
+                "a grey (1-channel) model needs one image_mean and one image_std value; the settings have three different ones (a colour model's)");
+        }
+
+        _lut = new float[channels * 256];
+        for (int c = 0; c < channels; c++)
+        {
+            // One value broadcasts over the channels, as in Hugging Face's normalize.
+            float mean = (float)Settings.ImageMean[Settings.ImageMean.Count == 1 ? 0 : c];
+            float std = (float)Settings.ImageStd[Settings.ImageStd.Count == 1 ? 0 : c];
             for (int v = 0; v < 256; v++)
             {
                 float x = Settings.DoRescale ? (float)(v * Settings.RescaleFactor) : v;
@@ -43,19 +64,32 @@ public sealed class ImageProcessor
                 _lut[(c * 256) + v] = x;
             }
         }
+
+        static bool Distinct(IReadOnlyList<double> values)
+        {
+            for (int i = 1; i < values.Count; i++)
+            {
+                if (values[i] != values[0])
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
     }
 
     /// <summary>The settings this processor applies.</summary>
     public ImageProcessorSettings Settings { get; }
 
-    /// <summary>Channels of the output: 3 (R, G, B).</summary>
-    public int Channels => 3;
+    /// <summary>Channels of the output: 3 (R, G, B), or 1 (grey).</summary>
+    public int Channels { get; }
 
     /// <summary>The float value (after rescale and normalise) that uint8 level <paramref name="value"/> of channel <paramref name="channel"/> becomes.</summary>
     public float ValueOf(int channel, byte value)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(channel);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(channel, 2);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(channel, Channels);
         return _lut[(channel * 256) + value];
     }
 
@@ -74,8 +108,8 @@ public sealed class ImageProcessor
     }
 
     /// <summary>
-    /// Rescales and normalises an interleaved uint8 image <c>[height, width, 3]</c> into channel-first floats
-    /// <c>[3, height, width]</c> (no resizing).
+    /// Rescales and normalises an interleaved uint8 RGB image <c>[height, width, 3]</c> into channel-first floats
+    /// <c>[C, height, width]</c> (no resizing; a 1-channel processor converts to grey first).
     /// </summary>
     public void Normalize(ReadOnlySpan<byte> rgb, int height, int width, Span<float> destination)
     {
@@ -87,9 +121,22 @@ public sealed class ImageProcessor
             throw new ArgumentException($"Expected {height}×{width}×3 bytes, got {rgb.Length}.", nameof(rgb));
         }
 
-        if (destination.Length != plane * 3)
+        if (destination.Length != plane * Channels)
         {
-            throw new ArgumentException($"Expected room for 3×{height}×{width} floats, got {destination.Length}.", nameof(destination));
+            throw new ArgumentException($"Expected room for {Channels}×{height}×{width} floats, got {destination.Length}.", nameof(destination));
+        }
+
+        if (Channels == 1)
+        {
+            ReadOnlySpan<float> lut = _lut;
+            for (int i = 0; i < plane; i++)
+            {
+                // PIL's convert("L") (ITU-R 601-2 luma, rounded), as TrainingBatches converts colour for a grey model.
+                int grey = ((rgb[3 * i] * 299) + (rgb[(3 * i) + 1] * 587) + (rgb[(3 * i) + 2] * 114) + 500) / 1000;
+                destination[i] = lut[grey];
+            }
+
+            return;
         }
 
         ReadOnlySpan<float> lut0 = _lut.AsSpan(0, 256), lut1 = _lut.AsSpan(256, 256), lut2 = _lut.AsSpan(512, 256);
@@ -102,8 +149,8 @@ public sealed class ImageProcessor
         }
     }
 
-    /// <summary>Preprocesses one image into <paramref name="destination"/>, <c>[3, H, W]</c>.</summary>
-    /// <exception cref="ArgumentException"><paramref name="destination"/> is not exactly 3·H·W floats.</exception>
+    /// <summary>Preprocesses one image into <paramref name="destination"/>, <c>[C, H, W]</c>.</summary>
+    /// <exception cref="ArgumentException"><paramref name="destination"/> is not exactly C·H·W floats.</exception>
     public void Preprocess(RgbImage image, Span<float> destination)
     {
         ArgumentNullException.ThrowIfNull(image);
@@ -128,17 +175,17 @@ public sealed class ImageProcessor
         }
     }
 
-    /// <summary>Preprocesses one image into a new <c>[3, H, W]</c> array.</summary>
+    /// <summary>Preprocesses one image into a new <c>[C, H, W]</c> array.</summary>
     public float[] Preprocess(RgbImage image)
     {
         (int height, int width) = OutputSize(image);
-        var result = new float[checked(3 * height * width)];
+        var result = new float[checked(Channels * height * width)];
         Preprocess(image, result);
         return result;
     }
 
     /// <summary>
-    /// Preprocesses a batch into one <c>[B, 3, H, W]</c> buffer. Without <c>do_resize</c> every image must have the
+    /// Preprocesses a batch into one <c>[B, C, H, W]</c> buffer. Without <c>do_resize</c> every image must have the
     /// same size.
     /// </summary>
     /// <exception cref="ArgumentException">The buffer has the wrong length, or the images differ in size without resizing.</exception>
@@ -156,10 +203,10 @@ public sealed class ImageProcessor
         }
 
         (int height, int width) = OutputSize(images[0]);
-        int perImage = checked(3 * height * width);
+        int perImage = checked(Channels * height * width);
         if (destination.Length != checked(perImage * images.Count))
         {
-            throw new ArgumentException($"Expected room for {images.Count}×3×{height}×{width} floats, got {destination.Length}.", nameof(destination));
+            throw new ArgumentException($"Expected room for {images.Count}×{Channels}×{height}×{width} floats, got {destination.Length}.", nameof(destination));
         }
 
         for (int i = 0; i < images.Count; i++)
@@ -174,7 +221,7 @@ public sealed class ImageProcessor
         }
     }
 
-    /// <summary>Preprocesses a batch into a new <c>[B, 3, H, W]</c> array.</summary>
+    /// <summary>Preprocesses a batch into a new <c>[B, C, H, W]</c> array.</summary>
     public float[] PreprocessBatch(IReadOnlyList<RgbImage> images)
     {
         ArgumentNullException.ThrowIfNull(images);
@@ -184,12 +231,12 @@ public sealed class ImageProcessor
         }
 
         (int height, int width) = OutputSize(images[0]);
-        var result = new float[checked(images.Count * 3 * height * width)];
+        var result = new float[checked(images.Count * Channels * height * width)];
         PreprocessBatch(images, result);
         return result;
     }
 
-    /// <summary>Decodes and preprocesses image files into one <c>[B, 3, H, W]</c> buffer, one file at a time.</summary>
+    /// <summary>Decodes and preprocesses image files into one <c>[B, C, H, W]</c> buffer, one file at a time.</summary>
     /// <exception cref="ImageDecodeException">A file is missing, unsupported, too large, corrupt or truncated.</exception>
     public void PreprocessFiles(IReadOnlyList<string> paths, Span<float> destination, ImageDecodeOptions? options = null)
     {
@@ -206,10 +253,10 @@ public sealed class ImageProcessor
             return;
         }
 
-        int perImage = checked(3 * Settings.Height * Settings.Width);
+        int perImage = checked(Channels * Settings.Height * Settings.Width);
         if (destination.Length != checked(perImage * paths.Count))
         {
-            throw new ArgumentException($"Expected room for {paths.Count}×3×{Settings.Height}×{Settings.Width} floats, got {destination.Length}.", nameof(destination));
+            throw new ArgumentException($"Expected room for {paths.Count}×{Channels}×{Settings.Height}×{Settings.Width} floats, got {destination.Length}.", nameof(destination));
         }
 
         for (int i = 0; i < paths.Count; i++)
@@ -218,7 +265,7 @@ public sealed class ImageProcessor
         }
     }
 
-    /// <summary>Decodes and preprocesses image files into a new <c>[B, 3, H, W]</c> array (requires <c>do_resize</c> or equal sizes).</summary>
+    /// <summary>Decodes and preprocesses image files into a new <c>[B, C, H, W]</c> array (requires <c>do_resize</c> or equal sizes).</summary>
     public float[] PreprocessFiles(IReadOnlyList<string> paths, ImageDecodeOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(paths);

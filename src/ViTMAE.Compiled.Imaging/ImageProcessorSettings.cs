@@ -179,7 +179,10 @@ public sealed class ImageProcessorSettings
         return null;
     }
 
-    /// <summary>Checks the values: positive sizes, three means and three non-zero standard deviations.</summary>
+    /// <summary>
+    /// Checks the values: positive sizes, three means and three non-zero standard deviations (or one of each, which
+    /// applies to every channel).
+    /// </summary>
     /// <exception cref="PreprocessorConfigException">A value is out of range.</exception>
     public void Validate(string? source = null)
     {
@@ -193,9 +196,10 @@ public sealed class ImageProcessorSettings
             throw new PreprocessorConfigException(source, $"resample {(int)Resample} is not supported (expected 1–5)");
         }
 
-        if (ImageMean is null || ImageMean.Count != 3 || ImageStd is null || ImageStd.Count != 3)
+        if (ImageMean is null || ImageStd is null || ImageMean.Count is not (1 or 3) || ImageStd.Count != ImageMean.Count)
         {
-            throw new PreprocessorConfigException(source, "image_mean and image_std need 3 values (R, G, B)");
+            throw new PreprocessorConfigException(source, string.Create(CultureInfo.InvariantCulture,
+                $"image_mean and image_std need 3 values each (R, G, B), or 1 each for every channel; found {ImageMean?.Count ?? 0} and {ImageStd?.Count ?? 0}"));
         }
 
         foreach (double s in ImageStd)

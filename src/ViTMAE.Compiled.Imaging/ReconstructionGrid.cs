@@ -226,6 +226,34 @@ public sealed class ReconstructionGrid
         return grid;
     }
 
+    /// <summary>
+    /// The picture enlarged <paramref name="factor"/> times with nearest-neighbour sampling (every pixel a
+    /// factor×factor block: patches stay sharp), e.g. to show 28×28 panels at a readable size.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="factor"/> is not 1–64.</exception>
+    public ReconstructionGrid Enlarge(int factor)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(factor, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(factor, 64);
+        if (factor == 1)
+        {
+            return this;
+        }
+
+        var large = new ReconstructionGrid(Rows, PanelWidth * factor, PanelHeight * factor, Spacing * factor);
+        for (int y = 0; y < large.Height; y++)
+        {
+            ReadOnlySpan<byte> source = Rgb.AsSpan(y / factor * Width * 3, Width * 3);
+            Span<byte> row = large.Rgb.AsSpan(y * large.Width * 3, large.Width * 3);
+            for (int x = 0; x < large.Width; x++)
+            {
+                source.Slice(x / factor * 3, 3).CopyTo(row.Slice(x * 3, 3));
+            }
+        }
+
+        return large;
+    }
+
     /// <summary>A copy of one panel as an <see cref="RgbImage"/>.</summary>
     public RgbImage GetPanel(int row, ReconstructionPanel panel)
     {

@@ -11,7 +11,7 @@ using System.Runtime.InteropServices;
 namespace ViTMAE.Compiled.Weights;
 
 /// <summary>
-/// A read-only, memory-mapped <c>.safetensors</c> file.
+/// A read-only, memory-mapped <c>.safetensors</c> file (or one held in memory: <see cref="FromMemory"/>).
 /// </summary>
 /// <remarks>
 /// <para>Layout: an 8-byte little-endian header length N, N bytes of UTF-8 JSON
@@ -31,19 +31,21 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     /// <summary>Largest accepted header, in bytes (the reference implementation's limit).</summary>
     public const long MaxHeaderLength = 100_000_000;
 
-    private readonly MemoryMappedFile _map;
-    private readonly MemoryMappedViewAccessor _view;
+    private readonly MemoryMappedFile? _map;
+    private readonly MemoryMappedViewAccessor? _view;
+    private System.Buffers.MemoryHandle _pin;
     private byte* _pointer;
     private readonly Dictionary<string, TensorInfo> _tensors;
 
-    private SafeTensorsFile(string filePath, long fileLength, long headerLength, MemoryMappedFile map, MemoryMappedViewAccessor view,
-        byte* pointer, SafeTensorsHeader.Result header)
+    private SafeTensorsFile(string filePath, long fileLength, long headerLength, MemoryMappedFile? map, MemoryMappedViewAccessor? view,
+        System.Buffers.MemoryHandle pin, byte* pointer, SafeTensorsHeader.Result header)
     {
         FilePath = filePath;
         FileLength = fileLength;
         HeaderLength = headerLength;
         _map = map;
         _view = view;
+        _pin = pin;
         _pointer = pointer;
         _tensors = header.Tensors;
         Metadata = header.Metadata;
@@ -116,7 +118,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
 
             long n = (long)headerLength;
             var header = SafeTensorsHeader.Parse(new ReadOnlySpan<byte>(pointer + 8, checked((int)n)), 8 + n, fileLength - 8 - n, path);
-            return new SafeTensorsFile(path, fileLength, n, map, view, pointer, header);
+            return new SafeTensorsFile(path, fileLength, n, map, view, default, pointer, header);
         }
         catch
         {
@@ -130,6 +132,36 @@ public sealed unsafe class SafeTensorsFile : IDisposable
             stream.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// A safetensors file held in memory (e.g. one embedded in an assembly as a resource), validated exactly as
+    /// <see cref="Open"/> validates a file. The memory is pinned until <see cref="Dispose"/> and must not change.
+    /// </summary>
+    /// <param name="data">The file's bytes.</param>
+    /// <param name="name">What error messages call it (in place of a path), e.g. <c>"embedded:models/x/model.safetensors"</c>.</param>
+    /// <exception cref="WeightsFormatException">The bytes are not a well-formed safetensors file.</exception>
+    public static SafeTensorsFile FromMemory(ReadOnlyMemory<byte> data, string name)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ReadOnlySpan<byte> bytes = data.Span;
+        if (bytes.Length < 8)
+        {
+            throw new WeightsFormatException(name, null, string.Create(CultureInfo.InvariantCulture,
+                $"the data is {bytes.Length} bytes long, shorter than the 8-byte header length"));
+        }
+
+        ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(bytes);
+        if (headerLength > MaxHeaderLength || headerLength > (ulong)(bytes.Length - 8))
+        {
+            throw new WeightsFormatException(name, null, string.Create(CultureInfo.InvariantCulture,
+                $"the header length {headerLength} exceeds the limit of {MaxHeaderLength} bytes or the {bytes.Length - 8} bytes after the length prefix"));
+        }
+
+        int n = (int)headerLength;
+        var header = SafeTensorsHeader.Parse(bytes.Slice(8, n), 8 + n, bytes.Length - 8 - n, name);
+        System.Buffers.MemoryHandle pin = data.Pin();
+        return new SafeTensorsFile(name, bytes.Length, n, map: null, view: null, pin, (byte*)pin.Pointer, header);
     }
 
     /// <summary>
@@ -314,7 +346,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         GetBytes(info).CopyTo(destination);
     }
 
-    /// <summary>Unmaps the file. Spans obtained earlier must not be used afterwards.</summary>
+    /// <summary>Unmaps the file (or unpins the memory). Spans obtained earlier must not be used afterwards.</summary>
     public void Dispose()
     {
         if (_pointer == null)
@@ -323,9 +355,14 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         }
 
         _pointer = null;
-        _view.SafeMemoryMappedViewHandle.ReleasePointer();
-        _view.Dispose();
-        _map.Dispose();
+        if (_view is not null)
+        {
+            _view.SafeMemoryMappedViewHandle.ReleasePointer();
+            _view.Dispose();
+            _map!.Dispose();
+        }
+
+        _pin.Dispose();
     }
 
     /// <summary>
