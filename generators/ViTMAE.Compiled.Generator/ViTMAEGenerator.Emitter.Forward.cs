@@ -51,10 +51,14 @@ namespace ViTMAE.Compiled.Generator
             w.Line();
             w.Line("private " + c + "(" + Rt + "ModelWeights weights) => _weights = weights;");
             w.Line();
-            w.Line("/// <summary>Loads a Hugging Face checkpoint: a <c>model.safetensors</c> file, a sharded <c>model.safetensors.index.json</c>, or a folder holding either.</summary>");
-            w.Line("/// <exception cref=\"global::ViTMAE.Compiled.ViTMAEException\">A tensor is missing, has another shape or an unsupported dtype, or the file is malformed.</exception>");
+            w.Line("/// <summary>");
+            w.Line("/// Loads a Hugging Face checkpoint: a <c>model.safetensors</c> file, a sharded <c>model.safetensors.index.json</c>, or a");
+            w.Line("/// folder holding either. A <c>config.json</c> beside it must describe this compiled model (VMAE016 names the fields that differ).");
+            w.Line("/// </summary>");
+            w.Line("/// <exception cref=\"global::ViTMAE.Compiled.ViTMAEException\">A tensor is missing, has another shape or an unsupported dtype, the file is malformed, or the checkpoint's config.json is another model's.</exception>");
             w.Open("public static " + c + " Load(string path)");
             w.Line("using var source = global::ViTMAE.Compiled.Weights.WeightSource.Open(path);");
+            w.Line("global::ViTMAE.Compiled.Configuration.ViTMAESpec.CheckCheckpointConfig(path, CompiledSpec);");
             w.Line("return Load(source);");
             w.Close();
             w.Line();

@@ -109,6 +109,36 @@ public sealed class GeneratedModelTests : IClassFixture<GeneratedModelTests.Tiny
     }
 
     [Fact]
+    public void A_checkpoint_whose_config_json_describes_another_model_is_refused_naming_the_fields()
+    {
+        string golden = GoldenData.Case("tiny-default");
+        string dir = Path.Combine(_temp, "checkpoint");
+        Directory.CreateDirectory(dir);
+        File.Copy(Path.Combine(golden, "model.safetensors"), Path.Combine(dir, "model.safetensors"));
+        string config = Path.Combine(dir, "config.json");
+        var spec = Configuration.ViTMAESpec.Load(Path.Combine(golden, "config.json"));
+
+        // Same weights (every tensor fits), another architecture: a silent wrong model without the check.
+        File.WriteAllText(config, (spec with { HiddenAct = "relu", LayerNormEps = 1e-6 }).ToConfigJson());
+        foreach (string path in new[] { dir, Path.Combine(dir, "model.safetensors") })
+        {
+            var ex = Assert.Throws<Configuration.ViTMAEConfigException>(() => _tiny.Compiled.Load(path));
+            Assert.Contains("VMAE016", ex.Message, StringComparison.Ordinal);
+            Assert.Contains($"hidden_act: {spec.HiddenAct} vs relu", ex.Message, StringComparison.Ordinal);
+            Assert.Contains("layer_norm_eps: ", ex.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain("num_hidden_layers", ex.Message, StringComparison.Ordinal);
+        }
+
+        // What does not change the weights or the forward pass may differ; another model type's config is not ours to check.
+        File.WriteAllText(config, (spec with { MaskRatio = 0.5, HiddenDropoutProb = 0.1, InitializerRange = 0.5 }).ToConfigJson());
+        Assert.True(_tiny.Compiled.Load(dir).HasDecoder);
+        File.WriteAllText(config, """{"model_type": "bert", "num_hidden_layers": 99}""");
+        Assert.True(_tiny.Compiled.Load(dir).HasDecoder);
+        File.WriteAllText(config, spec.ToConfigJson());
+        Assert.True(_tiny.Compiled.Load(dir).HasDecoder);
+    }
+
+    [Fact]
     public void Head_mask_multiplies_the_probabilities_of_each_head()
     {
         IViTMAESession session = _tiny.Model.CreateSession();

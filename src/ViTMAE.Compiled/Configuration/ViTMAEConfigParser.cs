@@ -55,6 +55,9 @@ namespace ViTMAE.Compiled.Configuration
         /// <summary>A key neither ViTMAEConfig nor PretrainedConfig knows (a warning: Hugging Face ignores it too).</summary>
         public const string UnknownKey = "VMAE015";
 
+        /// <summary>At load: the config.json that lies with a checkpoint differs from the config the class was compiled from.</summary>
+        public const string CheckpointMismatch = "VMAE016";
+
         /// <summary>Whether a diagnostic ID is a warning (the model is still compiled) rather than an error.</summary>
         public static bool IsWarning(string id) => id == UnknownKey;
     }

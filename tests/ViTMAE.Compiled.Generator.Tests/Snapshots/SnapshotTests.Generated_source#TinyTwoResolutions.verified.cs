@@ -263,11 +263,15 @@ namespace Consumer
 
         private TinyWide(global::ViTMAE.Compiled.Runtime.ModelWeights weights) => _weights = weights;
 
-        /// <summary>Loads a Hugging Face checkpoint: a <c>model.safetensors</c> file, a sharded <c>model.safetensors.index.json</c>, or a folder holding either.</summary>
-        /// <exception cref="global::ViTMAE.Compiled.ViTMAEException">A tensor is missing, has another shape or an unsupported dtype, or the file is malformed.</exception>
+        /// <summary>
+        /// Loads a Hugging Face checkpoint: a <c>model.safetensors</c> file, a sharded <c>model.safetensors.index.json</c>, or a
+        /// folder holding either. A <c>config.json</c> beside it must describe this compiled model (VMAE016 names the fields that differ).
+        /// </summary>
+        /// <exception cref="global::ViTMAE.Compiled.ViTMAEException">A tensor is missing, has another shape or an unsupported dtype, the file is malformed, or the checkpoint's config.json is another model's.</exception>
         public static TinyWide Load(string path)
         {
             using var source = global::ViTMAE.Compiled.Weights.WeightSource.Open(path);
+            global::ViTMAE.Compiled.Configuration.ViTMAESpec.CheckCheckpointConfig(path, CompiledSpec);
             return Load(source);
         }
 
