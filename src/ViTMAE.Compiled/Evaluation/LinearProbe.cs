@@ -15,16 +15,16 @@ namespace ViTMAE.Compiled.Evaluation;
 /// </remarks>
 public sealed class LinearProbe
 {
-    private readonly float[] _weights, _bias, _mean, _scale;
+    private readonly float[] _weights, _bias;
+    private readonly FeatureScaling _scaling;
 
-    private LinearProbe(int dim, int classes, float[] weights, float[] bias, float[] mean, float[] scale)
+    private LinearProbe(int dim, int classes, float[] weights, float[] bias, FeatureScaling scaling)
     {
         Dim = dim;
         Classes = classes;
         _weights = weights;
         _bias = bias;
-        _mean = mean;
-        _scale = scale;
+        _scaling = scaling;
     }
 
     /// <summary>Feature length.</summary>
@@ -47,25 +47,7 @@ public sealed class LinearProbe
             if (label >= classes) throw new ArgumentException($"label {label} is outside [0, {classes})", nameof(labels));
         }
 
-        // Standardise: per-feature mean and 1 / deviation over the training set (constant features get scale 1).
-        var mean = new float[dim];
-        var scale = new float[dim];
-        var sq = new double[dim];
-        var sum = new double[dim];
-        for (int i = 0; i < n; i++)
-        {
-            ReadOnlySpan<float> x = features.Slice(i * dim, dim);
-            for (int j = 0; j < dim; j++) { sum[j] += x[j]; sq[j] += (double)x[j] * x[j]; }
-        }
-
-        for (int j = 0; j < dim; j++)
-        {
-            double m = sum[j] / n, v = Math.Max(0, (sq[j] / n) - (m * m));
-            mean[j] = (float)m;
-            // A nearly constant feature (a border pixel that is almost always 0) is not blown up beyond 1 / 1e-3.
-            scale[j] = v > 1e-12 ? (float)(1 / Math.Sqrt(v + 1e-6)) : 1f;
-        }
-
+        FeatureScaling scaling = FeatureScaling.Fit(features, dim);
         var w = new float[classes * dim];
         var b = new float[classes];
         var gw = new float[w.Length];
@@ -92,7 +74,7 @@ public sealed class LinearProbe
                 for (int k = start; k < end; k++)
                 {
                     int i = order[k];
-                    Standardise(features.Slice(i * dim, dim), mean, scale, x0);
+                    scaling.Apply(features.Slice(i * dim, dim), x0);
                     Logits(w, b, x0, dim, p);
                     StableSoftMax(p);
                     p[labels[i]] -= 1;
@@ -114,7 +96,7 @@ public sealed class LinearProbe
             }
         }
 
-        return new LinearProbe(dim, classes, w, b, mean, scale);
+        return new LinearProbe(dim, classes, w, b, scaling);
     }
 
     /// <summary>The predicted class of each row of <paramref name="features"/> [n, dim].</summary>
@@ -127,7 +109,7 @@ public sealed class LinearProbe
         var p = new float[Classes];
         for (int i = 0; i < n; i++)
         {
-            Standardise(features.Slice(i * Dim, Dim), _mean, _scale, x);
+            _scaling.Apply(features.Slice(i * Dim, Dim), x);
             Logits(_weights, _bias, x, Dim, p);
             predictions[i] = TensorPrimitives.IndexOfMax(p);
         }
@@ -143,12 +125,6 @@ public sealed class LinearProbe
         int right = 0;
         for (int i = 0; i < predictions.Length; i++) right += predictions[i] == labels[i] ? 1 : 0;
         return (double)right / Math.Max(1, predictions.Length);
-    }
-
-    private static void Standardise(ReadOnlySpan<float> x, float[] mean, float[] scale, Span<float> destination)
-    {
-        TensorPrimitives.Subtract(x, mean, destination);
-        TensorPrimitives.Multiply(destination, scale, destination);
     }
 
     private static void Logits(float[] w, float[] b, ReadOnlySpan<float> x, int dim, Span<float> logits)

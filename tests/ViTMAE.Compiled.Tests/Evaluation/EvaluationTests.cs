@@ -106,4 +106,24 @@ public sealed class EvaluationTests
         Assert.True(ambiguous <= 3, ambiguous + " near-tied queries");
         Assert.True(accuracy > 0.5);
     }
+
+    [Fact]
+    public void Feature_scaling_centres_and_scales_with_the_training_statistics_only()
+    {
+        // Feature 0 ~ 5 + 2·N(0, 1); feature 1 constant (scale 1, only centred).
+        var rng = new Random(3);
+        const int n = 4000;
+        var train = new float[n * 2];
+        for (int i = 0; i < n; i++) { train[2 * i] = 5 + (2 * (float)((rng.NextDouble() * 2) - 1)); train[(2 * i) + 1] = 7; }
+        FeatureScaling scaling = FeatureScaling.Fit(train, 2);
+        float[] z = scaling.Transform(train);
+        double mean = 0, sq = 0;
+        for (int i = 0; i < n; i++) { mean += z[2 * i]; sq += z[2 * i] * (double)z[2 * i]; }
+        Assert.Equal(0, mean / n, 4);
+        Assert.Equal(1, sq / n, 3);
+        Assert.All(Enumerable.Range(0, n), i => Assert.Equal(0f, z[(2 * i) + 1]));
+        // Other rows use the training statistics: a constant feature's value 8 stays 1 away.
+        Assert.Equal(1f, scaling.Transform(new float[] { 5, 8 })[1]);
+        Assert.Throws<ArgumentException>(() => FeatureScaling.Fit(new float[3], 2));
+    }
 }
