@@ -4,7 +4,10 @@ using System.Linq;
 using ViTMAE.Cli.Models;
 using ViTMAE.Compiled;
 using ViTMAE.Compiled.Configuration;
+using ViTMAE.Compiled.Imaging;
+using ViTMAE.Compiled.Modeling;
 using ViTMAE.Compiled.Training;
+using ViTMAE.Compiled.Weights;
 
 namespace ViTMAE.Cli;
 
@@ -18,17 +21,51 @@ internal static class CompiledModels
     internal sealed record Entry(
         string Name, ViTMAESpec Spec, WeightCatalog Layout, long TrainingFlopsPerImage, int DefaultTrainingBatch,
         Func<ModelParameters, TrainingOptions, int, long, int, TrainingSession> CreateTrainer,
-        Func<string, int, int, TrainingSession> ResumeTraining);
+        Func<string, int, int, TrainingSession> ResumeTraining)
+    {
+        /// <summary>Loads the weights into the class compiled from the config (its masking).</summary>
+        public required Func<WeightSource, IViTMAEModel> Load { get; init; }
+
+        /// <summary>Loads the weights into the class compiled with mask_ratio 0 (features of every patch).</summary>
+        public required Func<WeightSource, IViTMAEModel> LoadUnmasked { get; init; }
+
+        /// <summary>The weights compiled into this binary, if any.</summary>
+        public BundledModel? Bundled { get; init; }
+
+        /// <summary>The processor a checkpoint without its own preprocessor_config.json gets.</summary>
+        public ImageProcessorSettings DefaultPreprocessor => Spec.NumChannels == 3 && Spec.ImageHeight == 224 && Spec.ImageWidth == 224
+            ? ImageProcessorSettings.VitMaeBase
+            : new ImageProcessorSettings
+            {
+                Height = Spec.ImageHeight,
+                Width = Spec.ImageWidth,
+                Resample = PilResample.Bicubic,
+                ImageMean = Normalisation(Spec.NumChannels).Mean,
+                ImageStd = Normalisation(Spec.NumChannels).Std,
+            };
+    }
 
     public static IReadOnlyList<Entry> All { get; } =
     [
         new("fashion-mnist", FashionMnist.CompiledSpec, FashionMnist.WeightLayout, FashionMnist.TrainingFlopsPerImage, 64,
             (p, o, batch, seed, threads) => FashionMnist.CreateTrainer(p, o, batch, checked((int)seed), threads),
-            (folder, batch, threads) => FashionMnist.ResumeTraining(folder, batch, threads)),
+            (folder, batch, threads) => FashionMnist.ResumeTraining(folder, batch, threads))
+        {
+            Load = FashionMnist.Load,
+            LoadUnmasked = FashionMnistUnmasked.Load,
+            Bundled = BundledModel.TryFind("fashion-mnist", FashionMnist.CompiledSpec),
+        },
         new("vit-mae-base", VitMaeBase.CompiledSpec, VitMaeBase.WeightLayout, VitMaeBase.TrainingFlopsPerImage, 8,
             (p, o, batch, seed, threads) => VitMaeBase.CreateTrainer(p, o, batch, checked((int)seed), threads),
-            (folder, batch, threads) => VitMaeBase.ResumeTraining(folder, batch, threads)),
+            (folder, batch, threads) => VitMaeBase.ResumeTraining(folder, batch, threads))
+        {
+            Load = VitMaeBase.Load,
+            LoadUnmasked = VitMaeBaseUnmasked.Load,
+        },
     ];
+
+    /// <summary>The model the inference commands run when none is named: the bundled Fashion-MNIST one.</summary>
+    public static Entry Default => All[0];
 
     /// <summary>
     /// The per-channel normalisation a run uses for a model of <paramref name="channels"/> channels: ImageNet's for colour

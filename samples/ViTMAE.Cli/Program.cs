@@ -14,6 +14,7 @@ var root = new RootCommand("ViTMAE.Compiled: facebook/vit-mae-base compiled to C
     BenchCommand.Create(),
     TrainCommand.Create(),
     ProbeCommand.Create(),
+    MergeCommand.Create(),
     ExportOnnxCommand.Create(),
 };
 

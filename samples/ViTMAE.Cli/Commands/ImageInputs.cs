@@ -2,27 +2,44 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
-using ViTMAE.Cli.Models;
-using ViTMAE.Compiled.Imaging;
 
 namespace ViTMAE.Cli;
 
-/// <summary>Image arguments shared by the commands: files and folders in, a processor that fits the compiled model.</summary>
+/// <summary>
+/// Image arguments shared by the commands: image files, folders (every image below them, recursively) and list files
+/// (<c>.txt</c>/<c>.lst</c>: one path per line, relative to the list's folder; blank lines and <c>#</c> comments
+/// ignored). The result is de-duplicated and sorted by ordinal path order: the stable order that <c>embed --shard</c>
+/// splits (docs/SCALE.md).
+/// </summary>
 internal static class ImageInputs
 {
     private static readonly string[] Extensions = [".png", ".jpg", ".jpeg", ".bmp", ".gif"];
+    private static readonly string[] ListExtensions = [".txt", ".lst"];
 
-    /// <summary>Every image named, folders expanded to their images (sorted by name, not recursive).</summary>
+    /// <summary>Every image named, folders and lists expanded. A path a list names is kept even when it is missing (the caller reports it).</summary>
+    /// <exception cref="FileNotFoundException">An argument names nothing.</exception>
+    /// <exception cref="CliUsageException">No image at all.</exception>
     public static List<string> Expand(IEnumerable<string> arguments)
     {
-        var files = new List<string>();
+        var files = new HashSet<string>(StringComparer.Ordinal);
         foreach (string argument in arguments)
         {
             if (Directory.Exists(argument))
             {
-                files.AddRange(Directory.EnumerateFiles(argument)
-                    .Where(f => Extensions.Contains(Path.GetExtension(f), StringComparer.OrdinalIgnoreCase))
-                    .Order(StringComparer.Ordinal));
+                files.UnionWith(Directory.EnumerateFiles(argument, "*", new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true })
+                    .Where(IsImage));
+            }
+            else if (File.Exists(argument) && ListExtensions.Contains(Path.GetExtension(argument), StringComparer.OrdinalIgnoreCase))
+            {
+                string folder = Path.GetDirectoryName(argument) ?? "";
+                foreach (string line in File.ReadLines(argument))
+                {
+                    string entry = line.Trim();
+                    if (entry.Length > 0 && !entry.StartsWith('#'))
+                    {
+                        files.Add(Path.IsPathRooted(entry) ? entry : Path.Combine(folder, entry));
+                    }
+                }
             }
             else if (File.Exists(argument))
             {
@@ -39,18 +56,8 @@ internal static class ImageInputs
             throw new CliUsageException("no images found in " + string.Join(", ", arguments));
         }
 
-        return files;
+        return files.Order(StringComparer.Ordinal).ToList();
     }
 
-    /// <summary>The processor from <paramref name="preprocessorConfig"/> (else vit-mae-base's), checked against the compiled input size.</summary>
-    public static ImageProcessor Processor(string? preprocessorConfig)
-    {
-        ImageProcessorSettings settings = preprocessorConfig is null ? ImageProcessorSettings.VitMaeBase : ImageProcessorSettings.FromFile(preprocessorConfig);
-        if (settings.Height != VitMaeBase.ImageHeight || settings.Width != VitMaeBase.ImageWidth)
-        {
-            throw new CliUsageException($"{preprocessorConfig}: the preprocessor resizes to {settings.Height}x{settings.Width}, but the compiled model takes {VitMaeBase.ImageHeight}x{VitMaeBase.ImageWidth}");
-        }
-
-        return new ImageProcessor(settings);
-    }
+    private static bool IsImage(string path) => Extensions.Contains(Path.GetExtension(path), StringComparer.OrdinalIgnoreCase);
 }
