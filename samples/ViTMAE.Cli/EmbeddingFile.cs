@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
+using System.Linq;
 using System.Text;
 using System.Text.Json;
 using ViTMAE.Compiled.Weights;
@@ -21,15 +22,24 @@ internal sealed record EmbeddingSettings(string Model, string Config, string Wei
     public static string HashInputs(IEnumerable<string> paths) =>
         Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(string.Join("\n", paths))));
 
-    public void AddTo(SafeTensorsWriter writer) => writer
-        .AddMetadata("model", Model)
-        .AddMetadata("config", Config)
-        .AddMetadata("weights_sha256", WeightsSha256)
-        .AddMetadata("preprocessor", Preprocessor)
-        .AddMetadata("masking", Masking)
-        .AddMetadata("inputs_total", Inv(InputsTotal))
-        .AddMetadata("inputs_sha256", InputsSha256)
-        .AddMetadata("batch", Inv(Batch));
+    /// <summary>The settings as the metadata keys and values the file holds (the hidden size is the tensors' width).</summary>
+    public IEnumerable<(string Key, string Value)> Fields() =>
+    [
+        ("model", Model), ("config", Config), ("weights_sha256", WeightsSha256), ("preprocessor", Preprocessor), ("masking", Masking),
+        ("inputs_total", Inv(InputsTotal)), ("inputs_sha256", InputsSha256), ("batch", Inv(Batch)),
+    ];
+
+    public void AddTo(SafeTensorsWriter writer)
+    {
+        foreach ((string key, string value) in Fields())
+        {
+            writer.AddMetadata(key, value);
+        }
+    }
+
+    /// <summary>Each field that differs from <paramref name="other"/>'s, as <c>key 'this' vs 'other'</c>.</summary>
+    public IEnumerable<string> Differences(EmbeddingSettings other) =>
+        Fields().Zip(other.Fields(), (a, b) => a.Value == b.Value ? null : a.Key + " '" + a.Value + "' vs '" + b.Value + "'").OfType<string>();
 
     public static EmbeddingSettings Read(IReadOnlyDictionary<string, string> metadata, int hidden, string path) => new(
         Get(metadata, "model", path), Get(metadata, "config", path), Get(metadata, "weights_sha256", path), Get(metadata, "preprocessor", path),

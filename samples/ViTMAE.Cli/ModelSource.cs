@@ -110,7 +110,7 @@ internal sealed class ModelSource : IDisposable
         {
             CompiledModels.Entry entry = modelName is null ? Identify(weightsPath, weights) : CompiledModels.ByName(modelName);
             ViTMAESpec.CheckCheckpointConfig(weightsPath, entry.Spec);
-            string folder = Directory.Exists(weightsPath) ? weightsPath : Path.GetDirectoryName(Path.GetFullPath(weightsPath)) ?? ".";
+            string folder = FolderOf(weightsPath);
             string preprocessorFile = Path.Combine(folder, "preprocessor_config.json");
             ImageProcessorSettings preprocessor = File.Exists(preprocessorFile) ? ImageProcessorSettings.FromFile(preprocessorFile) : entry.DefaultPreprocessor;
             return new ModelSource(entry, weights, entry.Name,
@@ -129,7 +129,7 @@ internal sealed class ModelSource : IDisposable
     /// </summary>
     private static CompiledModels.Entry Identify(string weightsPath, WeightSource weights)
     {
-        string folder = Directory.Exists(weightsPath) ? weightsPath : Path.GetDirectoryName(Path.GetFullPath(weightsPath)) ?? ".";
+        string folder = FolderOf(weightsPath);
         string config = Path.Combine(folder, "config.json");
         if (File.Exists(config) && new FileInfo(config).Length > 0)
         {
@@ -150,6 +150,10 @@ internal sealed class ModelSource : IDisposable
 
         throw new CliUsageException($"{weightsPath}: its tensors fit none of the compiled models ({string.Join(", ", CompiledModels.All.Select(m => m.Name))}); name one with --model to see which tensor differs");
     }
+
+    /// <summary>The checkpoint's folder: the path itself when it is one, else the folder of the file (where config.json and preprocessor_config.json lie).</summary>
+    private static string FolderOf(string checkpointPath) =>
+        Directory.Exists(checkpointPath) ? checkpointPath : Path.GetDirectoryName(Path.GetFullPath(checkpointPath)) ?? ".";
 
     /// <summary>Feeds every tensor's name, dtype, shape and bytes, in name order, to <paramref name="hash"/> (a fingerprint of the weights, not of the file layout).</summary>
     public void HashWeights(System.Security.Cryptography.IncrementalHash hash)

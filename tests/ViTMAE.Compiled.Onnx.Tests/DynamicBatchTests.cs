@@ -48,15 +48,11 @@ public sealed class DynamicBatchTests
     [MemberData(nameof(BatchCases))]
     public void Default_graph_runs_batch_1_and_3_with_the_numbers_of_huggingface_and_the_fixed_graphs(string caseName, bool encoderOnly)
     {
-        string dir = Golden.Case(caseName);
-        ViTMAESpec spec = ViTMAESpec.Load(dir);
-        using WeightSource weights = WeightSource.Open(Path.Combine(dir, "model.safetensors"));
-        using SafeTensorsFile io = SafeTensorsFile.Open(Path.Combine(dir, "io.safetensors"));
+        using Golden.OpenCase golden = Golden.Open(caseName);
+        (ViTMAESpec spec, WeightSource weights, SafeTensorsFile io, float[] pixels, float[] noise) = golden;
         long[] shape = io.GetInfo("inputs.pixel_values").Shape.ToArray();
         const int batch = 3;
         Assert.Equal(batch, shape[0]);
-        float[] pixels = io.ReadFloat32("inputs.pixel_values");
-        float[] noise = io.ReadFloat32("inputs.noise");
         int image = pixels.Length / batch, patches = noise.Length / batch;
 
         var options = new OnnxBuildOptions
@@ -190,12 +186,8 @@ public sealed class DynamicBatchTests
     [InlineData(true)]
     public void Fixed_batch_graph_refuses_another_batch_and_the_default_graph_runs_it(bool encoderOnly)
     {
-        string dir = Golden.Case("tiny-batch");
-        ViTMAESpec spec = ViTMAESpec.Load(dir);
-        using WeightSource weights = WeightSource.Open(Path.Combine(dir, "model.safetensors"));
-        using SafeTensorsFile io = SafeTensorsFile.Open(Path.Combine(dir, "io.safetensors"));
-        float[] pixels = io.ReadFloat32("inputs.pixel_values");
-        float[] noise = io.ReadFloat32("inputs.noise");
+        using Golden.OpenCase golden = Golden.Open("tiny-batch");
+        (ViTMAESpec spec, WeightSource weights, SafeTensorsFile io, float[] pixels, float[] noise) = golden;
 
         // ONNX Runtime itself refuses batch 3 on a Batch = 1 graph: the error.
         byte[] fixedBytes = OnnxReference.Build(spec, weights, new OnnxBuildOptions { Batch = 1, EncoderOnly = encoderOnly });

@@ -59,12 +59,8 @@ public sealed class ExportTests
     [InlineData(true)]
     public void Export_round_trip_gives_the_same_outputs(bool externalData)
     {
-        string dir = Golden.Case("small-odd-batch");
-        ViTMAESpec spec = ViTMAESpec.Load(dir);
-        using WeightSource weights = WeightSource.Open(Path.Combine(dir, "model.safetensors"));
-        using SafeTensorsFile io = SafeTensorsFile.Open(Path.Combine(dir, "io.safetensors"));
-        float[] pixels = io.ReadFloat32("inputs.pixel_values");
-        float[] noise = io.ReadFloat32("inputs.noise");
+        using Golden.OpenCase golden = Golden.Open("small-odd-batch");
+        (ViTMAESpec spec, WeightSource weights, SafeTensorsFile io, float[] pixels, float[] noise) = golden;
 
         using var temp = new TempDir();
         string path = temp.File("vitmae.onnx");
@@ -178,12 +174,8 @@ public sealed class ExportTests
     [Fact]
     public void Default_export_has_a_symbolic_batch_and_runs_batches_1_and_3()
     {
-        string dir = Golden.Case("tiny-batch");
-        ViTMAESpec spec = ViTMAESpec.Load(dir);
-        using WeightSource weights = WeightSource.Open(Path.Combine(dir, "model.safetensors"));
-        using SafeTensorsFile io = SafeTensorsFile.Open(Path.Combine(dir, "io.safetensors"));
-        float[] pixels = io.ReadFloat32("inputs.pixel_values");
-        float[] noise = io.ReadFloat32("inputs.noise");
+        using Golden.OpenCase golden = Golden.Open("tiny-batch");
+        (ViTMAESpec spec, WeightSource weights, SafeTensorsFile io, float[] pixels, float[] noise) = golden;
         Assert.Equal(3, io.GetInfo("inputs.pixel_values").Shape[0]);
 
         using var temp = new TempDir();

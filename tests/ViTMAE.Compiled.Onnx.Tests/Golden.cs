@@ -21,6 +21,25 @@ internal static class Golden
 
     public static string Case(string name) => Path.Combine(Root, name);
 
+    /// <summary>A golden case opened for a test: its config, weights, reference tensors and inputs.</summary>
+    public static OpenCase Open(string name)
+    {
+        string dir = Case(name);
+        var weights = WeightSource.Open(Path.Combine(dir, "model.safetensors"));
+        var io = SafeTensorsFile.Open(Path.Combine(dir, "io.safetensors"));
+        return new OpenCase(Configuration.ViTMAESpec.Load(dir), weights, io, io.ReadFloat32("inputs.pixel_values"), io.ReadFloat32("inputs.noise"));
+    }
+
+    /// <summary>What <see cref="Open"/> gives; disposing it closes the weights and the reference file.</summary>
+    public sealed record OpenCase(Configuration.ViTMAESpec Spec, WeightSource Weights, SafeTensorsFile Io, float[] Pixels, float[] Noise) : IDisposable
+    {
+        public void Dispose()
+        {
+            Io.Dispose();
+            Weights.Dispose();
+        }
+    }
+
     /// <summary>
     /// The harness's rule (<see cref="GoldenCheck.TensorComparer"/>, shared with the generated code's golden checks): floats
     /// agree within 1e-4·max(1, max|ref|) and NaN exactly where the reference has NaN; masks and int64 exactly. Returns null on

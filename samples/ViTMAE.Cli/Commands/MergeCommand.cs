@@ -73,26 +73,7 @@ internal static class MergeCommand
         return 0;
     }
 
-    private static string Difference(EmbeddingFile a, EmbeddingFile b)
-    {
-        var differences = new List<string>();
-        void Check(string name, object x, object y)
-        {
-            if (!Equals(x, y))
-            {
-                differences.Add(name + " '" + x + "' vs '" + y + "'");
-            }
-        }
-
-        Check("model", a.Settings.Model, b.Settings.Model);
-        Check("config", a.Settings.Config, b.Settings.Config);
-        Check("weights_sha256", a.Settings.WeightsSha256, b.Settings.WeightsSha256);
-        Check("preprocessor", a.Settings.Preprocessor, b.Settings.Preprocessor);
-        Check("masking", a.Settings.Masking, b.Settings.Masking);
-        Check("inputs_total", a.Settings.InputsTotal, b.Settings.InputsTotal);
-        Check("inputs_sha256 (the sorted input list)", a.Settings.InputsSha256, b.Settings.InputsSha256);
-        Check("batch", a.Settings.Batch, b.Settings.Batch);
-        Check("shard count", a.ShardCount, b.ShardCount);
-        return string.Join("; ", differences);
-    }
+    private static string Difference(EmbeddingFile a, EmbeddingFile b) => string.Join("; ", a.ShardCount == b.ShardCount
+        ? a.Settings.Differences(b.Settings)
+        : a.Settings.Differences(b.Settings).Append($"shard count '{a.ShardCount}' vs '{b.ShardCount}'"));
 }

@@ -98,17 +98,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
                 throw new WeightsFormatException(path, null, NotSafeTensors(prefix[..got], headerLength, fileLength));
             }
 
-            if (headerLength > MaxHeaderLength)
-            {
-                throw new WeightsFormatException(path, null, string.Create(CultureInfo.InvariantCulture,
-                    $"the header length {headerLength} exceeds the limit of {MaxHeaderLength} bytes"));
-            }
-
-            if (headerLength > (ulong)(fileLength - 8))
-            {
-                throw new WeightsFormatException(path, null, string.Create(CultureInfo.InvariantCulture,
-                    $"the header length {headerLength} exceeds the {fileLength - 8} bytes after the length prefix: the file is truncated"));
-            }
+            CheckHeaderLength(path, headerLength, fileLength);
 
             map = MemoryMappedFile.CreateFromFile(stream, mapName: null, capacity: 0, MemoryMappedFileAccess.Read,
                 HandleInheritability.None, leaveOpen: false);
@@ -152,11 +142,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         }
 
         ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(bytes);
-        if (headerLength > MaxHeaderLength || headerLength > (ulong)(bytes.Length - 8))
-        {
-            throw new WeightsFormatException(name, null, string.Create(CultureInfo.InvariantCulture,
-                $"the header length {headerLength} exceeds the limit of {MaxHeaderLength} bytes or the {bytes.Length - 8} bytes after the length prefix"));
-        }
+        CheckHeaderLength(name, headerLength, bytes.Length);
 
         int n = (int)headerLength;
         var header = SafeTensorsHeader.Parse(bytes.Slice(8, n), 8 + n, bytes.Length - 8 - n, name);
@@ -199,6 +185,22 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         }
 
         return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.RandomAccess);
+    }
+
+    /// <summary>The header length must be within <see cref="MaxHeaderLength"/> and the <paramref name="length"/> − 8 bytes after the prefix.</summary>
+    private static void CheckHeaderLength(string name, ulong headerLength, long length)
+    {
+        if (headerLength > MaxHeaderLength)
+        {
+            throw new WeightsFormatException(name, null, string.Create(CultureInfo.InvariantCulture,
+                $"the header length {headerLength} exceeds the limit of {MaxHeaderLength} bytes"));
+        }
+
+        if (headerLength > (ulong)(length - 8))
+        {
+            throw new WeightsFormatException(name, null, string.Create(CultureInfo.InvariantCulture,
+                $"the header length {headerLength} exceeds the {length - 8} bytes after the length prefix: the file is truncated"));
+        }
     }
 
     /// <summary>Why a file is not safetensors, with a hint when it is a PyTorch checkpoint (zip or pickle).</summary>
