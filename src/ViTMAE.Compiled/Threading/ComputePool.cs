@@ -94,6 +94,13 @@ public sealed class ComputePool : IDisposable
     /// <summary>Number of workers, the caller included.</summary>
     public int DegreeOfParallelism { get; }
 
+    /// <summary>
+    /// Test seam, 0 outside tests: spins this many iterations where a call publishes its work (before its generation)
+    /// and where a worker has read the ticket (before the work), so that a test can make the interleavings of a late
+    /// worker with the next call common instead of rare. It changes no result, only timing.
+    /// </summary>
+    internal int InterleavingDelayForTests { get; init; }
+
     /// <summary>Parallel calls so far in which the caller had to block for a straggling worker (diagnostics).</summary>
     public long StalledCalls { get; private set; }
 
@@ -149,11 +156,22 @@ public sealed class ComputePool : IDisposable
 
         long start = Stopwatch.GetTimestamp();
         int generation = _generation + 1;
+        // The ticket moves to the new generation before the call's work is published, with a full fence. A worker still
+        // in the previous call's ClaimAndRun can have read that call's used-up ticket just before: were the ticket still
+        // the old one when it then read this call's _work and larger _chunks, its compare-and-swap would succeed, and it
+        // would run a chunk that this call hands out again (twice, concurrently) and count one completion too many,
+        // compared with the old call's chunk count: calls ending before their chunks, or a caller waiting for ever on
+        // _done (a CI run hung on it). With the ticket moved first, that compare-and-swap fails.
+        Interlocked.Exchange(ref _ticket, (long)generation << 32);
         _work = work;
         _chunks = chunks;
         _completed = 0;
         _failure = null;
-        Volatile.Write(ref _ticket, (long)generation << 32);
+        if (InterleavingDelayForTests != 0)
+        {
+            Thread.SpinWait(InterleavingDelayForTests);
+        }
+
         Volatile.Write(ref _generation, generation);
         for (int i = 0; i < _wake.Length; i++)
         {
@@ -205,6 +223,11 @@ public sealed class ComputePool : IDisposable
             if ((int)(ticket >> 32) != generation)
             {
                 return last; // the call is over and another has begun
+            }
+
+            if (worker != 0 && InterleavingDelayForTests != 0)
+            {
+                Thread.SpinWait(InterleavingDelayForTests);
             }
 
             IParallelWork? work = _work;

@@ -53,6 +53,84 @@ public class ComputePoolTests
         }
     }
 
+    /// <summary>Counts how often each chunk of a call runs, and whether any is still running when the call returns.</summary>
+    private sealed class ExactlyOnce : IParallelWork
+    {
+        private readonly int[] _hits = new int[16];
+        private int _running;
+
+        public void Reset() => Array.Clear(_hits);
+
+        public void Execute(int chunk, int worker)
+        {
+            Interlocked.Increment(ref _running);
+            Interlocked.Increment(ref _hits[chunk]);
+            Thread.SpinWait(1000); // long enough that the parallel calls pay, so the pool does not back off to serial ones
+            Interlocked.Decrement(ref _running);
+        }
+
+        /// <summary>What went wrong in a call of <paramref name="chunks"/> chunks that has returned, or null.</summary>
+        public string? Check(int chunks)
+        {
+            if (Volatile.Read(ref _running) != 0)
+            {
+                return $"returned with {_running} chunk(s) still running";
+            }
+
+            for (int c = 0; c < chunks; c++)
+            {
+                if (Volatile.Read(ref _hits[c]) != 1)
+                {
+                    return $"chunk {c} of {chunks} ran {_hits[c]} times";
+                }
+            }
+
+            return null;
+        }
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public async System.Threading.Tasks.Task A_worker_late_from_one_call_never_claims_a_chunk_of_the_next(int workers)
+    {
+        // A CI run hung here: a worker that had read a finished call's used-up ticket, then the next call's larger chunk
+        // count, could claim a chunk of the new call with the old ticket before the caller moved the ticket on. The chunk
+        // then ran twice and the completion count went one too far: calls returned early, or the caller waited for ever.
+        // The seam widens both sides of that interleaving (nanoseconds in production) so that it happens within tens of
+        // calls: before the fix this hung after 24 calls. Chunk counts alternate up and down as the model's kernels do.
+        var pool = new ComputePool(workers) { InterleavingDelayForTests = 300 };
+        var work = new ExactlyOnce();
+        int[] counts = [2, 5, 3, 8, 1, 4, 7, 2, 6, 16, 3];
+        var calls = System.Threading.Tasks.Task.Run(() =>
+        {
+            for (int call = 0; call < 20_000; call++)
+            {
+                int chunks = counts[call % counts.Length];
+                work.Reset();
+                pool.Run(work, chunks);
+                if (work.Check(chunks) is string error)
+                {
+                    return $"call {call}: {error}";
+                }
+            }
+
+            return null;
+        });
+        string? failure;
+        try
+        {
+            failure = await calls.WaitAsync(TimeSpan.FromSeconds(120));
+        }
+        catch (TimeoutException)
+        {
+            failure = "a call never returned: its caller is waiting for a completion that will not come";
+        }
+
+        Assert.Null(failure);
+        pool.Dispose(); // not on failure: a hung caller would keep the pool's workers
+    }
+
     [Fact]
     public void A_worker_failure_surfaces_and_the_pool_keeps_working()
     {
