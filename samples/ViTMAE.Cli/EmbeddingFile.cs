@@ -76,14 +76,73 @@ internal sealed class EmbeddingFile
 
     public required List<SkippedInput> Skipped { get; init; }
 
-    public required float[] Cls { get; init; }
+    /// <summary>
+    /// The CLS features, row-major <c>[Paths.Count, hidden]</c> (the array may be longer: only those rows count); null
+    /// for a file read with <c>features: false</c>, whose data <see cref="WriteMerged"/> streams from the file itself.
+    /// </summary>
+    public float[]? Cls { get; init; }
 
-    public required float[] Mean { get; init; }
+    /// <summary>The mean-pooled features, as <see cref="Cls"/>.</summary>
+    public float[]? Mean { get; init; }
+
+    /// <summary>
+    /// The most rows a file of one shard may hold: each tensor at most 2 GiB (<c>int.MaxValue</c> bytes), what a reader
+    /// can map as one span and an embed run keeps in memory (vit-mae-base: 699,050 images).
+    /// </summary>
+    public static int MaxShardRows(int hidden) => int.MaxValue / (sizeof(float) * hidden);
 
     public bool Complete { get; init; }
 
     /// <summary>Writes the file atomically (a temporary file renamed over <paramref name="path"/>): a crash leaves the old one whole.</summary>
     public void Write(string path)
+    {
+        int values = Paths.Count * Settings.Hidden;
+        float[] cls = Cls ?? throw new InvalidOperationException("no features to write"), mean = Mean!;
+        Write(path, s => SafeTensorsWriter.WriteFloat32(s, cls.AsSpan(0, values)), s => SafeTensorsWriter.WriteFloat32(s, mean.AsSpan(0, values)));
+    }
+
+    /// <summary>The header length the file would have with the metadata it holds now (see <see cref="SafeTensorsFile.MaxHeaderLength"/>).</summary>
+    public long HeaderLength => Writer(_ => { }, _ => { }).HeaderLength;
+
+    /// <summary>
+    /// Writes this file's metadata with <c>cls</c> and <c>mean</c> taken from <paramref name="parts"/> in order (files
+    /// read with <c>features: false</c>), copying one part at a time: a merge never holds the features in memory, and its
+    /// tensors may exceed what one array holds.
+    /// </summary>
+    public void WriteMerged(string path, IReadOnlyList<string> parts) =>
+        Write(path, s => CopyFromParts(s, parts, "cls"), s => CopyFromParts(s, parts, "mean"));
+
+    private static void CopyFromParts(Stream stream, IReadOnlyList<string> parts, string tensor)
+    {
+        foreach (string part in parts)
+        {
+            using SafeTensorsFile file = SafeTensorsFile.Open(part);
+            TensorInfo info = file.GetInfo(tensor);
+            if (info.DType != DType.F32)
+            {
+                throw new CliUsageException(part + ": tensor " + tensor + " is " + info.DType.ToSafeTensorsName() + ", expected F32 as embed writes it");
+            }
+
+            stream.Write(file.GetBytes(info.Name));
+        }
+    }
+
+    private void Write(string path, Action<Stream> writeCls, Action<Stream> writeMean)
+    {
+        SafeTensorsWriter writer = Writer(writeCls, writeMean);
+        long header = writer.HeaderLength;
+        if (header > SafeTensorsFile.MaxHeaderLength)
+        {
+            throw new CliUsageException(string.Create(CultureInfo.InvariantCulture,
+                $"{path}: its metadata ({Paths.Count} paths, {Skipped.Count} skipped) would make a {header / 1e6:F0} MB header, over the {SafeTensorsFile.MaxHeaderLength / 1e6:F0} MB safetensors readers accept (Hugging Face's too); keep fewer inputs per file (more shards, and the parts unmerged) or shorter paths"));
+        }
+
+        string temporary = path + ".partial";
+        writer.WriteTo(temporary);
+        File.Move(temporary, path, overwrite: true);
+    }
+
+    private SafeTensorsWriter Writer(Action<Stream> writeCls, Action<Stream> writeMean)
     {
         int rows = Paths.Count, hidden = Settings.Hidden;
         var writer = new SafeTensorsWriter()
@@ -101,17 +160,15 @@ internal sealed class EmbeddingFile
                 }
             }))
             .AddMetadata("complete", Complete ? "true" : "false")
-            .AddFloat32("cls", Cls.AsSpan(0, rows * hidden), rows, hidden)
-            .AddFloat32("mean", Mean.AsSpan(0, rows * hidden), rows, hidden);
+            .AddStreamed("cls", DType.F32, writeCls, rows, hidden)
+            .AddStreamed("mean", DType.F32, writeMean, rows, hidden);
         Settings.AddTo(writer);
-        string temporary = path + ".partial";
-        writer.WriteTo(temporary);
-        File.Move(temporary, path, overwrite: true);
+        return writer;
     }
 
-    /// <summary>Reads a file written by <see cref="Write"/>, checking its format and shapes.</summary>
+    /// <summary>Reads a file written by <see cref="Write(string)"/>, checking its format and shapes.</summary>
     /// <exception cref="CliUsageException">Not such a file, or inconsistent metadata.</exception>
-    public static EmbeddingFile Read(string path)
+    public static EmbeddingFile Read(string path, bool features = true)
     {
         using SafeTensorsFile file = SafeTensorsFile.Open(path);
         if (!file.Metadata.TryGetValue("format", out string? format) || format != Format)
@@ -142,8 +199,8 @@ internal sealed class EmbeddingFile
             ShardCount = EmbeddingSettings.ParseInt(shard[1], "shard", path),
             Paths = paths,
             Skipped = skipped,
-            Cls = file.ReadFloat32("cls"),
-            Mean = file.ReadFloat32("mean"),
+            Cls = features ? file.ReadFloat32("cls") : null,
+            Mean = features ? file.ReadFloat32("mean") : null,
             Complete = EmbeddingSettings.Get(file.Metadata, "complete", path) == "true",
         };
     }

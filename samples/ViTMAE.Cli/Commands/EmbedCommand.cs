@@ -10,6 +10,7 @@ using System.Text;
 using ViTMAE.Compiled;
 using ViTMAE.Compiled.Imaging;
 using ViTMAE.Compiled.Modeling;
+using ViTMAE.Compiled.Weights;
 
 namespace ViTMAE.Cli;
 
@@ -85,6 +86,7 @@ internal static class EmbedCommand
             spec.HiddenSize, all.Count, EmbeddingSettings.HashInputs(all), batchSize);
 
         int hidden = spec.HiddenSize, count = end - first;
+        CheckShardSize(settings, shardIndex, shardCount, all, first, end);
         var paths = new List<string>();
         var skipped = new List<SkippedInput>();
         var cls = new float[(long)count * hidden];
@@ -207,6 +209,32 @@ internal static class EmbedCommand
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"wrote {request.Out}: cls and mean [{paths.Count}, {hidden}] by {source.Name} ({(request.Mask ? "masked input" : "every patch")}), shard {shardIndex}/{shardCount}, {skipped.Count} skipped; {done} images in {seconds:F1} s ({done / Math.Max(seconds, 1e-9):F1} images/s)"));
         return skipped.Count > 0 ? SkippedExitCode : 0;
+    }
+
+    /// <summary>
+    /// Refuses, before any image is read, a shard whose file could not be written: over 2 GiB per tensor (what one
+    /// array holds, and what a reader maps as one span), or a header (the paths) over the 100 MB safetensors readers
+    /// accept, with 10 % to spare for skipped inputs' reasons. Both say how many shards would do.
+    /// </summary>
+    private static void CheckShardSize(EmbeddingSettings settings, int shard, int shardCount, List<string> all, int first, int end)
+    {
+        int count = end - first, maxRows = EmbeddingFile.MaxShardRows(settings.Hidden);
+        string ShardsNeeded(long perShard) => string.Create(CultureInfo.InvariantCulture,
+            $"split the {all.Count} inputs into at least {(all.Count + perShard - 1) / perShard} shards (--shard i/n)");
+        if (count > maxRows)
+        {
+            throw new CliUsageException(string.Create(CultureInfo.InvariantCulture,
+                $"shard {shard}/{shardCount} holds {count} inputs: at hidden size {settings.Hidden} its features would be {(double)count * settings.Hidden * sizeof(float) / (1 << 30):F1} GiB per tensor, over the 2 GiB of a shard file ({maxRows} inputs); {ShardsNeeded(maxRows - settings.Batch)}"));
+        }
+
+        long header = new EmbeddingFile { Settings = settings, Shard = shard, ShardCount = shardCount, Paths = all.GetRange(first, count), Skipped = [], Complete = false }.HeaderLength;
+        long limit = SafeTensorsFile.MaxHeaderLength / 10 * 9;
+        if (header > limit)
+        {
+            long perShard = Math.Max(1, (long)(count * ((double)limit / header)) - settings.Batch);
+            throw new CliUsageException(string.Create(CultureInfo.InvariantCulture,
+                $"shard {shard}/{shardCount} lists {count} paths, a {header / 1e6:F0} MB header, over the {limit / 1e6:F0} MB kept for a file that safetensors readers accept ({SafeTensorsFile.MaxHeaderLength / 1e6:F0} MB); {ShardsNeeded(perShard)}"));
+        }
     }
 
     /// <summary>Reads the partial file back and returns the next input to embed.</summary>

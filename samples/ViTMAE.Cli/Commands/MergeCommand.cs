@@ -26,7 +26,8 @@ internal static class MergeCommand
     private static int Run(string[] partPaths, string outPath)
     {
         OutputPath.CheckWritable(outPath);
-        var parts = partPaths.Select(p => (Path: p, File: EmbeddingFile.Read(p))).OrderBy(p => p.File.Shard).ToList();
+        // Metadata only: the features are copied part by part while the merged file is written.
+        var parts = partPaths.Select(p => (Path: p, File: EmbeddingFile.Read(p, features: false))).OrderBy(p => p.File.Shard).ToList();
         (string firstPath, EmbeddingFile first) = parts[0];
         foreach ((string path, EmbeddingFile part) in parts)
         {
@@ -51,23 +52,17 @@ internal static class MergeCommand
         }
 
         int hidden = first.Settings.Hidden;
-        int rows = parts.Sum(p => p.File.Paths.Count);
-        var cls = new float[(long)rows * hidden];
-        var mean = new float[(long)rows * hidden];
+        int rows = parts.Sum(p => p.File.Paths.Count); // ≤ the input list's length, an int
         var paths = new List<string>(rows);
         var skipped = new List<SkippedInput>();
         foreach ((_, EmbeddingFile part) in parts)
         {
-            part.Cls.AsSpan(0, part.Paths.Count * hidden).CopyTo(cls.AsSpan(paths.Count * hidden));
-            part.Mean.AsSpan(0, part.Paths.Count * hidden).CopyTo(mean.AsSpan(paths.Count * hidden));
             paths.AddRange(part.Paths);
             skipped.AddRange(part.Skipped);
         }
 
-        new EmbeddingFile
-        {
-            Settings = first.Settings, Shard = 0, ShardCount = 1, Paths = paths, Skipped = skipped, Cls = cls, Mean = mean, Complete = true,
-        }.Write(outPath);
+        new EmbeddingFile { Settings = first.Settings, Shard = 0, ShardCount = 1, Paths = paths, Skipped = skipped, Complete = true }
+            .WriteMerged(outPath, parts.Select(p => p.Path).ToList());
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"wrote {outPath}: cls and mean [{rows}, {hidden}] from {parts.Count} shard(s), {skipped.Count} skipped input(s) listed"));
         return 0;
