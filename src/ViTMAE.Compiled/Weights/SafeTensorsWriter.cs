@@ -98,9 +98,10 @@ public sealed class SafeTensorsWriter
         ArgumentNullException.ThrowIfNull(stream);
         const int Piece = 1 << 18; // 1 MiB of bytes per write: AsBytes of the whole span would overflow past 2 GiB
         byte[]? swapped = BitConverter.IsLittleEndian ? null : new byte[Piece * sizeof(float)];
-        for (int start = 0; start < values.Length; start += Piece)
+        while (!values.IsEmpty) // (an int index stepping by Piece could overflow on an array of Array.MaxLength floats)
         {
-            ReadOnlySpan<float> piece = values.Slice(start, Math.Min(Piece, values.Length - start));
+            ReadOnlySpan<float> piece = values[..Math.Min(Piece, values.Length)];
+            values = values[piece.Length..];
             if (swapped is null)
             {
                 stream.Write(MemoryMarshal.AsBytes(piece));
