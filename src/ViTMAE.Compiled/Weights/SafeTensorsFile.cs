@@ -258,9 +258,8 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     {
         TensorInfo info = GetInfo(name);
         CheckFloat32(info);
-        ReadOnlySpan<byte> bytes = GetBytes(info);
         float[] result = Allocate<float>(info, "float32");
-        TensorConversions.ToFloat32(info.DType, bytes, result);
+        ToFloat32(info, result);
         return result;
     }
 
@@ -273,7 +272,33 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         TensorInfo info = GetInfo(name);
         CheckFloat32(info);
         CheckLength(info, destination.Length);
-        TensorConversions.ToFloat32(info.DType, GetBytes(info), destination);
+        ToFloat32(info, destination);
+    }
+
+    /// <summary>
+    /// Converts a float tensor into <paramref name="destination"/> (its element count), in pieces of at most 1 GiB when
+    /// its bytes pass 2 GiB and cannot be one span: a merged embedding file's tensors (3 GB for a million vit-mae-base
+    /// images) still read into one array.
+    /// </summary>
+    private void ToFloat32(TensorInfo info, Span<float> destination)
+    {
+        if (info.ByteLength <= int.MaxValue)
+        {
+            TensorConversions.ToFloat32(info.DType, GetBytes(info), destination);
+            return;
+        }
+
+        byte* pointer = _pointer;
+        ObjectDisposedException.ThrowIf(pointer == null, this);
+        int elementBytes = info.DType.BitSize() / 8;
+        const int PieceElements = 1 << 28; // 1 GiB of F32, 512 MiB of F16/BF16
+        for (int done = 0; done < destination.Length;)
+        {
+            int n = Math.Min(PieceElements, destination.Length - done);
+            var bytes = new ReadOnlySpan<byte>(pointer + info.FileOffset + ((long)done * elementBytes), n * elementBytes);
+            TensorConversions.ToFloat32(info.DType, bytes, destination.Slice(done, n));
+            done += n;
+        }
     }
 
     /// <summary>

@@ -65,6 +65,40 @@ public sealed class SafeTensorsStreamingTests
     }
 
     [Fact]
+    [Trait("Category", "LargeFile")]
+    public void A_tensor_over_2_GiB_reads_into_one_array()
+    {
+        // A merged embedding file's tensors pass 2 GiB; they cannot be one span but still fit an array. The file is
+        // sparse (its data a hole but for two values), so the test writes kilobytes, not gigabytes; mapping 2.4 GB of
+        // it still takes ~15 s of page faults, so CI runs it once, not again on each narrower SIMD width (it has none).
+        const long Count = 600_000_000, Bytes = Count * sizeof(float);
+        string json = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $$$"""{"big":{"dtype":"F32","shape":[{{{Count}}}],"data_offsets":[0,{{{Bytes}}}]},"tail":{"dtype":"F32","shape":[1],"data_offsets":[{{{Bytes}}},{{{Bytes + 4}}}]}}""");
+        json += new string(' ', (8 - (json.Length % 8)) % 8);
+        using var dir = new TempDir();
+        string path = dir.File("big.safetensors");
+        long data = 8 + json.Length;
+        using (var stream = new FileStream(path, FileMode.CreateNew))
+        {
+            stream.Write(BitConverter.GetBytes((long)json.Length));
+            stream.Write(Encoding.UTF8.GetBytes(json));
+            stream.SetLength(data + Bytes + 4);
+            stream.Position = data + (1L << 31); // the first element past 2 GiB
+            stream.Write(BitConverter.GetBytes(-1.5f));
+            stream.Position = data + Bytes - 4;
+            stream.Write(BitConverter.GetBytes(42f));
+            stream.Write(BitConverter.GetBytes(7f));
+        }
+
+        using SafeTensorsFile file = SafeTensorsFile.Open(path);
+        float[] big = file.ReadFloat32("big");
+        Assert.Equal(Count, big.LongLength);
+        Assert.Equal((0f, -1.5f, 0f, 42f), (big[0], big[(1 << 29)], big[(1 << 29) + 1], big[^1]));
+        Assert.Equal([7f], file.ReadFloat32("tail"));
+        Assert.Throws<ViTMAEException>(() => file.GetBytes("big")); // a span cannot hold it: typed, not an overflow
+    }
+
+    [Fact]
     public void A_header_over_the_readers_limit_is_refused_before_the_file_exists()
     {
         // Two 50-MB values (the paths of two million images would make as much).
