@@ -223,8 +223,12 @@ internal static class EmbedCommand
             $"split the {all.Count} inputs into at least {(all.Count + perShard - 1) / perShard} shards (--shard i/n)");
         if (count > maxRows)
         {
+            // Shards are whole batches, so a batch of a file's size or more leaves no split that fits.
+            string remedy = settings.Batch >= maxRows
+                ? string.Create(CultureInfo.InvariantCulture, $"use a --batch below {maxRows} (it is {settings.Batch})")
+                : ShardsNeeded(maxRows - settings.Batch);
             throw new CliUsageException(string.Create(CultureInfo.InvariantCulture,
-                $"shard {shard}/{shardCount} holds {count} inputs: at hidden size {settings.Hidden} its features would be {(double)count * settings.Hidden * sizeof(float) / (1 << 30):F1} GiB per tensor, over the 2 GiB of a shard file ({maxRows} inputs); {ShardsNeeded(maxRows - settings.Batch)}"));
+                $"shard {shard}/{shardCount} holds {count} inputs: at hidden size {settings.Hidden} its features would be {(double)count * settings.Hidden * sizeof(float) / (1 << 30):F1} GiB per tensor, over the 2 GiB of a shard file ({maxRows} inputs); {remedy}"));
         }
 
         long header = new EmbeddingFile { Settings = settings, Shard = shard, ShardCount = shardCount, Paths = all.GetRange(first, count), Skipped = [], Complete = false }.HeaderLength;
